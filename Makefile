@@ -1,0 +1,62 @@
+# Two front doors: `make run` (the demo pipeline end to end, through Dagster) and `make test`.
+# Everything installs itself from requirements.lock into .venv; nothing else is assumed but python3 and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+# Run window (dates, UTC). Empty = the last $(DAYS) days up to yesterday.
+START ?=
+END   ?=
+DAYS  ?= 90
+
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: run test dev bench install docs clean lock
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $@
+
+## make run [START=YYYY-MM-DD END=YYYY-MM-DD | DAYS=N]: materialize every asset of the window through Dagster
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m orchestration.run --start "$(START)" --end "$(END)" --days "$(DAYS)"
+
+## make test: the whole offline test suite (CI runs exactly this)
+test: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m pytest
+
+## make dev: Dagster's UI on the same warehouse (http://127.0.0.1:3000)
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+## make bench [BENCH_DEVS=2000 BENCH_DAYS=365]: ingestion and build speed on a large generated organisation
+BENCH_DEVS ?= 2000
+BENCH_DAYS ?= 365
+bench: install
+	$(BIN)/python -m bench.run --developers $(BENCH_DEVS) --days $(BENCH_DAYS)
+
+## make docs: dbt docs for the marts (dbt_project/target/index.html)
+docs: install
+	$(BIN)/python -m orchestration.dbt_docs
+
+## make lock: re-resolve requirements.lock after editing pyproject.toml
+lock: install
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf data/warehouse.duckdb data/dlt_pipelines $(DAGSTER_HOME) dbt_project/target dbt_project/logs
