@@ -1,0 +1,178 @@
+"""HTTP plumbing shared by every provider source.
+
+One place decides how we talk to an API: dlt's retrying `requests` client (429 with Retry-After, 5xx and timeouts
+are retried with exponential backoff, settings under `[runtime]` in `.dlt/config.toml`), dlt's `RESTClient`, and a
+paginator for the `has_more` / `next_page` envelope that Anthropic and OpenAI share.
+
+In demo mode the same session gets a transport adapter mounted on the demo base URL, so the demo organisation's
+data travels the exact code path a real API response does: headers, paging, retries, parsing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Optional
+
+import requests
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import AuthConfigBase
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+
+
+class ProviderAPIError(RuntimeError):
+    """A provider answered in a way we cannot load safely. The message says which provider, endpoint and page."""
+
+
+class MalformedResponseError(ProviderAPIError):
+    """The body is not the documented shape (bad JSON, missing envelope keys, wrong types)."""
+
+
+class ProviderHTTPError(ProviderAPIError, requests.HTTPError):
+    """An error status that survived the retry layer (or was never retryable, like 401/403/404).
+
+    It is a `requests.HTTPError` carrying the response, which is what dlt's retry layer inspects to decide
+    whether a 429/5xx deserves another attempt.
+    """
+
+    def __init__(self, message: str, response: requests.Response) -> None:
+        ProviderAPIError.__init__(self, message)
+        self.response = response
+        self.request = response.request
+
+
+class PaginationLoopError(ProviderAPIError):
+    """The API handed back a cursor it had already given us: following it would loop or duplicate pages."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    provider: str
+    path: str
+
+    def describe(self, page_number: int) -> str:
+        return f"{self.provider} {self.path} (page {page_number})"
+
+
+class HasMorePaginator(BasePaginator):
+    """`page=<next_page>` until `has_more` is false or `next_page` is null.
+
+    Refuses a cursor it has already followed (a repeating cursor would duplicate or never end).
+    """
+
+    def __init__(self, cursor_param: str = "page") -> None:
+        super().__init__()
+        self.cursor_param = cursor_param
+        self._cursor: Optional[str] = None
+        self._seen: set[str] = set()
+
+    def update_state(self, response: requests.Response, data: Optional[list[Any]] = None) -> None:
+        body = data[0] if data else None
+        if not isinstance(body, Mapping):
+            # shape errors are reported by the resource with full context; stop paging here
+            self._has_next_page = False
+            return
+        next_page = body.get("next_page")
+        has_more = body.get("has_more")
+        if has_more and next_page:
+            if next_page in self._seen:
+                raise PaginationLoopError(
+                    f"{response.request.method} {response.url.split('?')[0]}: next_page cursor repeated "
+                    f"after {len(self._seen)} pages; refusing to loop"
+                )
+            self._seen.add(next_page)
+            self._cursor = next_page
+            self._has_next_page = True
+        else:
+            self._has_next_page = False
+
+    def update_request(self, request: Any) -> None:
+        if request.params is None:
+            request.params = {}
+        request.params[self.cursor_param] = self._cursor
+
+    def __str__(self) -> str:
+        return "HasMorePaginator(next_page/has_more)"
+
+
+def make_session(demo_adapter: Optional[requests.adapters.BaseAdapter] = None, mount_prefix: str = "") -> requests.Session:
+    """A retrying session (dlt `Client`); in demo mode the demo transport answers for `mount_prefix`."""
+    # raise_for_status=False: RESTClient raises itself, after the retry layer has had its go
+    session = Client(raise_for_status=False).session
+    if demo_adapter is not None:
+        session.mount(mount_prefix, demo_adapter)
+    return session
+
+
+def make_rest_client(
+    base_url: str,
+    auth: AuthConfigBase,
+    headers: Optional[dict[str, str]] = None,
+    session: Optional[requests.Session] = None,
+) -> RESTClient:
+    return RESTClient(
+        base_url=base_url,
+        headers=headers or {},
+        auth=auth,
+        paginator=HasMorePaginator(),
+        data_selector="$",
+        session=session or make_session(),
+    )
+
+
+def iter_pages(client: RESTClient, endpoint: Endpoint, params: dict[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Yield (page_number, body) for every page, with clear errors for bad statuses and bad bodies.
+
+    HTTP errors surface only after dlt's retry layer gave up. Keys travel in headers and never appear in messages.
+    """
+    page_number = 0
+    pages = client.paginate(endpoint.path, params=params, hooks={"response": [_raise_for_status(endpoint)]})
+    while True:
+        page_number += 1
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedResponseError(
+                f"{endpoint.describe(page_number)}: response body is not valid JSON ({exc.msg} at char {exc.pos}); "
+                "nothing from this run was loaded"
+            ) from None
+        body = page[0] if len(page) == 1 else None
+        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+            raise MalformedResponseError(
+                f"{endpoint.describe(page_number)}: expected an object with a 'data' list, got "
+                f"{_shape(body if body is not None else list(page))}; nothing from this run was loaded"
+            )
+        yield page_number, body
+
+
+def _raise_for_status(endpoint: Endpoint):
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code >= 400:
+            detail = _error_detail(response)
+            raise ProviderHTTPError(
+                f"{endpoint.provider} {endpoint.path}: HTTP {response.status_code} {response.reason or ''}".rstrip()
+                + (f": {detail}" if detail else ""),
+                response=response,
+            )
+
+    return hook
+
+
+def _error_detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(err, Mapping):
+        return f"{err.get('type', '')} {err.get('message', '')}".strip()[:300]
+    return str(body)[:200]
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "object with keys " + ", ".join(sorted(map(str, value.keys()))[:8])
+    return type(value).__name__

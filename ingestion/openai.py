@@ -1,0 +1,181 @@
+"""OpenAI Administration API: completions usage and costs, into `raw_openai`.
+
+API facts (see docs/sources.md): `Authorization: Bearer <admin key>`; Unix-second `start_time` / `end_time`;
+daily buckets (usage: at most 31 per page, costs: 180); `page=<next_page>` while `has_more`; `group_by` as repeated
+keys; cost `amount.value` in dollars, a number per the spec and a string in live responses, both accepted.
+Merged by bucket day like Anthropic, so a re-fetched day replaces itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator, Optional
+
+import dlt
+import pyarrow as pa
+import requests
+from dlt.common import logger
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+
+from ingestion import settings
+from ingestion._common import (
+    MONEY, TIMESTAMP, RowKeys, bucket_cursor, decimal_field, extra_fields, int_field, str_field, to_table,
+    unix_seconds, window_of,
+)
+from ingestion.http import Endpoint, MalformedResponseError, iter_pages, make_rest_client
+
+USAGE_PATH = "/organization/usage/completions"
+COST_PATH = "/organization/costs"
+USAGE_GROUP_BY = ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier"]
+COST_GROUP_BY = ["project_id", "line_item"]
+MAX_USAGE_BUCKETS, MAX_COST_BUCKETS = 31, 180
+
+USAGE_SCHEMA = pa.schema([
+    pa.field("bucket_date", pa.date32(), nullable=False),
+    ("bucket_start", TIMESTAMP),
+    ("bucket_end", TIMESTAMP),
+    ("project_id", pa.string()),
+    ("user_id", pa.string()),
+    ("api_key_id", pa.string()),
+    ("model", pa.string()),
+    ("batch", pa.bool_()),
+    ("service_tier", pa.string()),
+    ("input_tokens", pa.int64()),
+    ("input_cached_tokens", pa.int64()),
+    ("input_cache_write_tokens", pa.int64()),
+    ("input_uncached_tokens", pa.int64()),
+    ("output_tokens", pa.int64()),
+    ("input_audio_tokens", pa.int64()),
+    ("output_audio_tokens", pa.int64()),
+    ("num_model_requests", pa.int64()),
+    ("extra_fields", pa.string()),
+    pa.field("row_key", pa.string(), nullable=False),
+])
+_USAGE_INTS = ("input_tokens", "input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens",
+               "output_tokens", "input_audio_tokens", "output_audio_tokens", "num_model_requests")
+# modality breakdowns are already inside the totals above; they are known, not "extra"
+USAGE_KNOWN = set(_USAGE_INTS) | set(USAGE_GROUP_BY) | {
+    "object", "input_text_tokens", "output_text_tokens", "input_cached_text_tokens", "input_cached_audio_tokens",
+    "input_image_tokens", "input_cached_image_tokens", "output_image_tokens"}
+
+COST_SCHEMA = pa.schema([
+    pa.field("bucket_date", pa.date32(), nullable=False),
+    ("bucket_start", TIMESTAMP),
+    ("bucket_end", TIMESTAMP),
+    ("project_id", pa.string()),
+    ("api_key_id", pa.string()),
+    ("line_item", pa.string()),
+    ("currency", pa.string()),
+    ("amount_usd", MONEY),
+    ("quantity", pa.float64()),
+    ("quantity_unit", pa.string()),
+    ("extra_fields", pa.string()),
+    pa.field("row_key", pa.string(), nullable=False),
+])
+COST_KNOWN = {"object", "amount", "line_item", "project_id", "api_key_id", "quantity", "quantity_unit",
+              "organization_id"}
+
+_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
+    for i, bucket in enumerate(body["data"]):
+        here = f"{where} bucket {i}"
+        if not isinstance(bucket, dict) or not isinstance(bucket.get("results"), list):
+            raise MalformedResponseError(f"{here}: expected an object with a 'results' list")
+        start_s = int_field(bucket, "start_time", here, required=True)
+        end_s = int_field(bucket, "end_time", here, required=True)
+        if start_s > 10**11:  # milliseconds where seconds are documented: refuse rather than land year 50000
+            raise MalformedResponseError(f"{here}: start_time {start_s} looks like milliseconds, expected seconds")
+        for j, result in enumerate(bucket["results"]):
+            if not isinstance(result, dict):
+                raise MalformedResponseError(f"{here} result {j}: expected an object, got {type(result).__name__}")
+        yield (dt.datetime.fromtimestamp(start_s, dt.timezone.utc), dt.datetime.fromtimestamp(end_s, dt.timezone.utc),
+               bucket["results"])
+
+
+def usage_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+    rows = []
+    for start, end, results in _buckets(body, where):
+        for j, r in enumerate(results):
+            here = f"{where} {start.date()} result {j}"
+            dims = {k: str_field(r, k, here) for k in ("project_id", "user_id", "api_key_id", "model", "service_tier")}
+            batch = r.get("batch")
+            if batch is not None and not isinstance(batch, bool):
+                raise MalformedResponseError(f"{here}: 'batch' must be a boolean, got {batch!r}")
+            row = {"bucket_date": start.date(), "bucket_start": start, "bucket_end": end, **dims, "batch": batch}
+            for k in _USAGE_INTS:
+                row[k] = int_field(r, k, here, required=k in ("input_tokens", "output_tokens"))
+            row["extra_fields"] = extra_fields(r, USAGE_KNOWN)
+            row["row_key"] = keys(start.date(), *dims.values(), batch)
+            rows.append(row)
+    return rows
+
+
+def cost_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+    rows = []
+    for start, end, results in _buckets(body, where):
+        for j, r in enumerate(results):
+            here = f"{where} {start.date()} result {j}"
+            amount = r.get("amount")
+            if not isinstance(amount, dict) or "value" not in amount:
+                raise MalformedResponseError(f"{here}: expected 'amount' to be an object with a 'value'")
+            quantity = r.get("quantity")
+            dims = [str_field(r, k, here) for k in ("project_id", "api_key_id", "line_item")]
+            rows.append({
+                "bucket_date": start.date(),
+                "bucket_start": start,
+                "bucket_end": end,
+                "project_id": dims[0],
+                "api_key_id": dims[1],
+                "line_item": dims[2],
+                "currency": str(amount.get("currency") or "usd").upper(),
+                "amount_usd": decimal_field(amount["value"], f"{here} amount.value"),
+                "quantity": float(decimal_field(quantity, f"{here} quantity")) if quantity is not None else None,
+                "quantity_unit": str_field(r, "quantity_unit", here),
+                "extra_fields": extra_fields(r, COST_KNOWN),
+                "row_key": keys(start.date(), *dims),
+            })
+    return rows
+
+
+@dlt.source(name="openai", max_table_nesting=0)
+def openai_source(
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
+    page_size_days: int = MAX_USAGE_BUCKETS,
+    connection: Optional[settings.ProviderConnection] = None,
+    session: Optional[requests.Session] = None,
+):
+    """Completions usage and costs for [start_date - lookback_days, end_date). Key: `SOURCES__OPENAI__ADMIN_API_KEY`,
+    base URL: `SOURCES__OPENAI__BASE_URL` (default https://api.openai.com/v1)."""
+    conn = connection or settings.connection("openai")
+
+    def fetch(path: str, group_by: list[str], max_limit: int, parse, cursor) -> Iterator[list[dict[str, Any]]]:
+        if not conn.enabled:
+            logger.warning(f"openai: no admin key configured, skipping {path}")
+            return
+        start, end = window_of(cursor)
+        client = make_rest_client(conn.base_url, auth=BearerTokenAuth(token=conn.api_key or ""),
+                                  session=session or conn.session())
+        endpoint = Endpoint("openai", path)
+        params = {"start_time": unix_seconds(start), "end_time": unix_seconds(end), "bucket_width": "1d",
+                  "limit": max(1, min(int(page_size_days), max_limit)), "group_by": group_by}
+        keys = RowKeys()
+        for page_number, body in iter_pages(client, endpoint, params):
+            rows = parse(body, endpoint.describe(page_number), keys)
+            if rows:
+                yield rows
+
+    @dlt.resource(name="usage_completions", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
+    def usage_completions(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
+        for rows in fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, cursor):
+            yield to_table(rows, USAGE_SCHEMA)
+
+    @dlt.resource(name="costs", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
+    def costs(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
+        for rows in fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, cursor):
+            yield to_table(rows, COST_SCHEMA)
+
+    return usage_completions, costs

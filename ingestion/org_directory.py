@@ -1,0 +1,253 @@
+"""The org directory: who is who, and which provider-side identifier belongs to whom.
+
+It is the user's configuration (a YAML file, path in `FINOPS_ORG_DIRECTORY` or `[sources.org_directory] path`),
+never code. It is validated here with errors that name the offending entry, then landed by dlt into `raw_org`
+so dbt can resolve identities: people, teams, projects, each person's ids in each tool, and the provider accounts
+(API keys, workspaces, projects) with the project, team, environment and use case they belong to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import dlt
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_ORG_DIRECTORY = PROJECT_ROOT / "config" / "demo" / "org_directory.yml"
+
+PROVIDER_ACCOUNT_KINDS = {
+    "anthropic": {"workspace", "api_key"},
+    "openai": {"project", "api_key"},
+}
+ENVIRONMENTS = {"prod", "staging", "dev"}
+USE_CASES = {"autocomplete", "chat", "agent", "api"}
+
+
+class OrgDirectoryError(ValueError):
+    """The org directory is not valid; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    cost_center: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    team: str
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    team: str
+    identities: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    provider: str
+    kind: str
+    id: str
+    name: Optional[str] = None
+    project: Optional[str] = None
+    team: Optional[str] = None
+    person: Optional[str] = None
+    environment: Optional[str] = None
+    use_case: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OrgDirectory:
+    organization: str
+    teams: tuple[Team, ...]
+    projects: tuple[Project, ...]
+    people: tuple[Person, ...]
+    provider_accounts: tuple[ProviderAccount, ...]
+    source_path: str = ""
+
+    def person_by_email(self) -> dict[str, Person]:
+        return {p.email: p for p in self.people}
+
+    def accounts(self, provider: str, kind: str) -> list[ProviderAccount]:
+        return [a for a in self.provider_accounts if a.provider == provider and a.kind == kind]
+
+
+def default_org_directory_path() -> Path:
+    """`FINOPS_ORG_DIRECTORY`, else `[sources.org_directory] path` in dlt config, else the demo organisation's file."""
+    configured = os.environ.get("FINOPS_ORG_DIRECTORY") or dlt.config.get("sources.org_directory.path", str)
+    return Path(configured) if configured else DEMO_ORG_DIRECTORY
+
+
+def load_org_directory(path: Optional[Path | str] = None) -> OrgDirectory:
+    path = Path(path) if path else default_org_directory_path()
+    if not path.exists():
+        raise OrgDirectoryError(f"org directory {path} does not exist (set FINOPS_ORG_DIRECTORY to your file)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise OrgDirectoryError(f"org directory {path} is not valid YAML: {exc}") from None
+    return parse_org_directory(raw, source=str(path))
+
+
+def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirectory:
+    def fail(msg: str) -> OrgDirectoryError:
+        return OrgDirectoryError(f"{source}: {msg}")
+
+    if not isinstance(raw, dict):
+        raise fail("expected a mapping with teams, projects, people and provider_accounts")
+
+    def items(key: str) -> list[dict[str, Any]]:
+        value = raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise fail(f"'{key}' must be a list of mappings")
+        return value
+
+    def need(entry: dict[str, Any], key: str, where: str) -> str:
+        value = entry.get(key)
+        if value is None or str(value).strip() == "":
+            raise fail(f"{where} is missing '{key}'")
+        return str(value).strip()
+
+    teams: list[Team] = []
+    for i, t in enumerate(items("teams")):
+        teams.append(Team(id=need(t, "id", f"teams[{i}]"), name=str(t.get("name") or t["id"]), cost_center=t.get("cost_center")))
+    team_ids = _unique([t.id for t in teams], "team id", fail)
+
+    projects: list[Project] = []
+    for i, p in enumerate(items("projects")):
+        where = f"projects[{i}] ({p.get('id')})"
+        project = Project(id=need(p, "id", where), name=str(p.get("name") or p["id"]), team=need(p, "team", where))
+        if project.team not in team_ids:
+            raise fail(f"{where} refers to unknown team '{project.team}'")
+        projects.append(project)
+    project_ids = _unique([p.id for p in projects], "project id", fail)
+
+    people: list[Person] = []
+    for i, p in enumerate(items("people")):
+        where = f"people[{i}] ({p.get('email')})"
+        email = need(p, "email", where).lower()
+        team = need(p, "team", where)
+        if team not in team_ids:
+            raise fail(f"{where} refers to unknown team '{team}'")
+        identities = p.get("identities") or {}
+        if not isinstance(identities, dict):
+            raise fail(f"{where}: 'identities' must be a mapping of tool -> id")
+        people.append(Person(email=email, name=str(p.get("name") or email), team=team,
+                             identities={str(k): str(v) for k, v in identities.items() if v is not None}))
+    emails = _unique([p.email for p in people], "person email", fail)
+    seen_identities: dict[tuple[str, str], str] = {}
+    for person in people:
+        for tool, external_id in person.identities.items():
+            key = (tool, external_id)
+            if key in seen_identities:
+                raise fail(f"identity {tool}={external_id} is claimed by both {seen_identities[key]} and {person.email}")
+            seen_identities[key] = person.email
+
+    accounts: list[ProviderAccount] = []
+    for i, a in enumerate(items("provider_accounts")):
+        where = f"provider_accounts[{i}] ({a.get('provider')} {a.get('kind')} {a.get('id')})"
+        provider, kind = need(a, "provider", where), need(a, "kind", where)
+        if kind not in PROVIDER_ACCOUNT_KINDS.get(provider, {kind}):
+            raise fail(f"{where}: kind must be one of {sorted(PROVIDER_ACCOUNT_KINDS[provider])}")
+        account = ProviderAccount(
+            provider=provider,
+            kind=kind,
+            id=need(a, "id", where),
+            name=a.get("name"),
+            project=a.get("project"),
+            team=a.get("team"),
+            person=str(a["person"]).lower() if a.get("person") else None,
+            environment=a.get("environment"),
+            use_case=a.get("use_case"),
+        )
+        if account.project and account.project not in project_ids:
+            raise fail(f"{where} refers to unknown project '{account.project}'")
+        if account.team and account.team not in team_ids:
+            raise fail(f"{where} refers to unknown team '{account.team}'")
+        if account.person and account.person not in emails:
+            raise fail(f"{where} refers to unknown person '{account.person}'")
+        if account.environment and account.environment not in ENVIRONMENTS:
+            raise fail(f"{where}: environment must be one of {sorted(ENVIRONMENTS)}")
+        if account.use_case and account.use_case not in USE_CASES:
+            raise fail(f"{where}: use_case must be one of {sorted(USE_CASES)}")
+        accounts.append(account)
+    _unique([f"{a.provider}/{a.kind}/{a.id}" for a in accounts], "provider account", fail)
+
+    return OrgDirectory(
+        organization=str(raw.get("organization") or "My organisation"),
+        teams=tuple(teams),
+        projects=tuple(projects),
+        people=tuple(people),
+        provider_accounts=tuple(accounts),
+        source_path=source,
+    )
+
+
+def _unique(values: Iterable[str], what: str, fail) -> set[str]:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise fail(f"duplicate {what} '{v}'")
+        seen.add(v)
+    return seen
+
+
+@dlt.source(name="org_directory", section="org_directory")
+def org_directory_source(path: Optional[str] = None):
+    """The org directory as five small tables, replaced on every load (the YAML file is the source of truth)."""
+    org = load_org_directory(path)
+
+    @dlt.resource(name="teams", write_disposition="replace", primary_key="team_id")
+    def teams():
+        yield [{"team_id": t.id, "team_name": t.name, "cost_center": t.cost_center} for t in org.teams]
+
+    @dlt.resource(name="projects", write_disposition="replace", primary_key="project_id")
+    def projects():
+        yield [{"project_id": p.id, "project_name": p.name, "team_id": p.team} for p in org.projects]
+
+    @dlt.resource(name="people", write_disposition="replace", primary_key="email")
+    def people():
+        yield [{"email": p.email, "full_name": p.name, "team_id": p.team} for p in org.people]
+
+    @dlt.resource(name="identities", write_disposition="replace", primary_key=("tool", "external_id"))
+    def identities():
+        yield [
+            {"email": p.email, "tool": tool, "external_id": external_id}
+            for p in org.people
+            for tool, external_id in sorted(p.identities.items())
+        ]
+
+    @dlt.resource(
+        name="provider_accounts",
+        write_disposition="replace",
+        primary_key=("provider", "account_kind", "account_id"),
+        columns={c: {"data_type": "text", "nullable": True}
+                 for c in ("account_name", "project_id", "team_id", "email", "environment", "use_case")},
+    )
+    def provider_accounts():
+        yield [
+            {
+                "provider": a.provider,
+                "account_kind": a.kind,
+                "account_id": a.id,
+                "account_name": a.name,
+                "project_id": a.project,
+                "team_id": a.team,
+                "email": a.person,
+                "environment": a.environment,
+                "use_case": a.use_case,
+            }
+            for a in org.provider_accounts
+        ]
+
+    return teams, projects, people, identities, provider_accounts
