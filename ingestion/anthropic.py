@@ -22,6 +22,7 @@ from ingestion._common import (
     MONEY, TIMESTAMP, RowKeys, as_date, bucket_cursor, decimal_field, extra_fields, int_field, rfc3339, str_field,
     to_table, window_of,
 )
+from ingestion.pricing import model_refs_resource
 from ingestion.http import Endpoint, MalformedResponseError, iter_pages, make_rest_client
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -209,7 +210,7 @@ def anthropic_source(
         for rows in fetch(COST_PATH, COST_GROUP_BY, cost_rows, cursor):
             yield to_table(rows, COST_SCHEMA)
 
-    return usage_messages, cost_report
+    return usage_messages, model_refs_resource("anthropic", usage_messages), cost_report
 
 
 __all__ = ["anthropic_source", "usage_rows", "cost_rows", "as_date"]

@@ -22,6 +22,7 @@ from ingestion._common import (
     MONEY, TIMESTAMP, RowKeys, bucket_cursor, decimal_field, extra_fields, int_field, str_field, to_table,
     unix_seconds, window_of,
 )
+from ingestion.pricing import model_refs_resource
 from ingestion.http import Endpoint, MalformedResponseError, iter_pages, make_rest_client
 
 USAGE_PATH = "/organization/usage/completions"
@@ -178,4 +179,4 @@ def openai_source(
         for rows in fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, cursor):
             yield to_table(rows, COST_SCHEMA)
 
-    return usage_completions, costs
+    return usage_completions, model_refs_resource("openai", usage_completions), costs
