@@ -140,8 +140,22 @@ def cost_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str,
     return rows
 
 
-@dlt.source(name="openai", max_table_nesting=0)
 def openai_source(
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
+    page_size_days: int = MAX_USAGE_BUCKETS,
+    connection: Optional[settings.ProviderConnection] = None,
+    session: Optional[requests.Session] = None,
+):
+    """See `_openai`. A plain function on purpose: every argument reaches the dlt source explicitly, so none of
+    them is ever filled in from an unrelated environment variable by dlt's config injection."""
+    return _openai(start_date, end_date, lookback_days, page_size_days,
+                   connection or settings.connection("openai"), session)
+
+
+@dlt.source(name="openai", max_table_nesting=0)
+def _openai(
     start_date: Optional[str] = None,
     end_date: Optional[str] = None,
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,

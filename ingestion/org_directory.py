@@ -83,8 +83,8 @@ class OrgDirectory:
 
 
 def default_org_directory_path() -> Path:
-    """`FINOPS_ORG_DIRECTORY`, else `[sources.org_directory] path` in dlt config, else the demo organisation's file."""
-    configured = os.environ.get("FINOPS_ORG_DIRECTORY") or dlt.config.get("sources.org_directory.path", str)
+    """`FINOPS_ORG_DIRECTORY`, else `[sources.org_directory] file` in dlt config, else the demo organisation's file."""
+    configured = os.environ.get("FINOPS_ORG_DIRECTORY") or dlt.config.get("sources.org_directory.file", str)
     return Path(configured) if configured else DEMO_ORG_DIRECTORY
 
 
@@ -202,10 +202,13 @@ def _unique(values: Iterable[str], what: str, fail) -> set[str]:
     return seen
 
 
-@dlt.source(name="org_directory", section="org_directory")
-def org_directory_source(path: Optional[str] = None):
+def org_directory_source(org_directory_file: Optional[str] = None):
     """The org directory as five small tables, replaced on every load (the YAML file is the source of truth)."""
-    org = load_org_directory(path)
+    return _org_directory(load_org_directory(org_directory_file))
+
+
+@dlt.source(name="org_directory")
+def _org_directory(org: OrgDirectory):
 
     @dlt.resource(name="teams", write_disposition="replace", primary_key="team_id")
     def teams():

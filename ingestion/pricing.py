@@ -144,6 +144,7 @@ PRICE_SCHEMA = pa.schema([
     ("is_derived_price", pa.bool_()),
     pa.field("price_version", pa.string(), nullable=False),
     ("source", pa.string()),
+    ("observed_at", pa.timestamp("us", tz="UTC")),
 ])
 
 
@@ -156,7 +157,11 @@ def pricing_source(providers: tuple[str, ...] = PRICED_PROVIDERS):
                      "price_version"),
     )
     def model_prices():
-        yield pa.Table.from_pylist(price_book_rows(providers), schema=PRICE_SCHEMA)
+        # every current row is stamped with this run's time; a version the package no longer gives keeps its older
+        # stamp, which is how staging tells the current version of an interval from a superseded one
+        observed_at = dt.datetime.now(dt.timezone.utc)
+        rows = [{**row, "observed_at": observed_at} for row in price_book_rows(providers)]
+        yield pa.Table.from_pylist(rows, schema=PRICE_SCHEMA)
 
     return model_prices
 

@@ -1,0 +1,35 @@
+{#- Small portable helpers. Engine-specific SQL lives only behind adapter.dispatch. -#}
+
+{#- Money: one type everywhere (USD amounts, sub-cent precision kept). -#}
+{% macro type_money() -%}{{ return(adapter.dispatch('type_money')()) }}{%- endmacro %}
+{% macro default__type_money() -%}decimal(38, 9){%- endmacro %}
+{% macro bigquery__type_money() -%}bignumeric{%- endmacro %}
+
+{% macro money(expr) -%}cast({{ expr }} as {{ type_money() }}){%- endmacro %}
+
+{#- A stable hash key over several columns (nulls and empty strings kept apart). -#}
+{% macro surrogate_key(columns) -%}
+    {%- set parts = [] -%}
+    {%- for col in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ col ~ " as " ~ dbt.type_string() ~ "), '\x00')") -%}
+        {%- if not loop.last %}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{#- The run window as SQL date literals (inclusive). -#}
+{% macro window_start() -%}{{ dbt.cast(dbt.string_literal(var('min_date')), api.Column.translate_type('date')) }}{%- endmacro %}
+{% macro window_end() -%}{{ dbt.cast(dbt.string_literal(var('max_date')), api.Column.translate_type('date')) }}{%- endmacro %}
+
+{#- Incremental facts replace their whole window: delete it first, then append the rebuilt rows. A day that a
+    provider restated to nothing is therefore emptied too, which delete+insert on keys would miss. -#}
+{% macro delete_window(date_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ date_column }} between {{ window_start() }} and {{ window_end() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Safe division: null (not an error, not zero) when the denominator is zero or null. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}

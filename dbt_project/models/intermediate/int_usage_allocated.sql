@@ -1,0 +1,146 @@
+-- One row per token line, plus one per billed cost line that no usage explains, with billed dollars allocated.
+--
+-- Method: the cost reports are coarser than usage (Anthropic: workspace x model x token type x tier; OpenAI:
+-- project x line item). Each cost group is shared among the token lines of the same day, provider, scope, model,
+-- price key, price context and context tier, in proportion to their list cost (or to their tokens where the model
+-- has no list price). A cost line with no such usage (code execution, web search, a model or tier the usage report
+-- does not show) is kept as a line of its own on its scope, so every billed dollar lands exactly once.
+{%- set group_keys = ['provider', 'usage_date', 'scope_kind', 'scope_id', 'model_ref', 'price_key',
+                      'price_context', 'context_tier'] %}
+
+with
+
+usage as (
+
+    select * from {{ ref('int_usage_priced') }}
+
+),
+
+costs as (
+
+    select * from {{ ref('int_billed_cost_lines') }}
+
+),
+
+cost_groups as (
+
+    select
+        {{ group_keys | join(', ') }},
+        sum(billed_cost) as group_billed_cost
+    from costs
+    where model_ref is not null and price_key is not null
+    group by {{ group_keys | join(', ') }}
+
+),
+
+usage_groups as (
+
+    select
+        {{ group_keys | join(', ') }},
+        sum(coalesce(list_cost, 0)) as group_list_cost,
+        sum(token_count) as group_token_count
+    from usage
+    group by {{ group_keys | join(', ') }}
+
+),
+
+matched_groups as (
+
+    select
+        cost_groups.*,
+        usage_groups.group_list_cost,
+        usage_groups.group_token_count
+    from cost_groups
+    inner join usage_groups
+        on {% for key in group_keys %}cost_groups.{{ key }} = usage_groups.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where usage_groups.group_list_cost > 0 or usage_groups.group_token_count > 0
+
+),
+
+usage_allocated as (
+
+    select
+        usage.token_line_id,
+        usage.provider,
+        usage.tool,
+        usage.usage_date,
+        usage.model_ref,
+        usage.price_model_id,
+        usage.price_model_name,
+        usage.price_context,
+        usage.context_tier,
+        usage.api_key_id,
+        usage.scope_kind,
+        usage.scope_id,
+        usage.provider_user_id,
+        usage.token_type,
+        usage.price_key,
+        'tokens' as cost_type,
+        usage.token_count,
+        usage.list_cost,
+        usage.is_priced,
+        usage.price_version,
+        {{ money(
+            "case
+                when matched_groups.group_list_cost > 0
+                    then matched_groups.group_billed_cost * coalesce(usage.list_cost, 0) / matched_groups.group_list_cost
+                when matched_groups.group_token_count > 0
+                    then matched_groups.group_billed_cost * usage.token_count / matched_groups.group_token_count
+                else 0
+            end"
+        ) }} as billed_cost,
+        false as is_billed_without_usage
+    from usage
+    left join matched_groups
+        on {% for key in group_keys %}usage.{{ key }} = matched_groups.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+
+),
+
+unexplained_costs as (
+
+    select costs.*
+    from costs
+    left join matched_groups
+        on {% for key in group_keys %}costs.{{ key }} = matched_groups.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where matched_groups.provider is null
+
+),
+
+unexplained_allocated as (
+
+    select
+        {{ surrogate_key(['cost_row_id']) }} as token_line_id,
+        provider,
+        tool,
+        usage_date,
+        model_ref,
+        cast(null as {{ dbt.type_string() }}) as price_model_id,
+        cast(null as {{ dbt.type_string() }}) as price_model_name,
+        price_context,
+        context_tier,
+        cast(null as {{ dbt.type_string() }}) as api_key_id,
+        scope_kind,
+        scope_id,
+        cast(null as {{ dbt.type_string() }}) as provider_user_id,
+        case
+            when price_key = 'input' then 'input'
+            when price_key = 'output' then 'output'
+            when price_key in ('cache_write_5m', 'cache_write_1h') then 'cache_write'
+            when price_key = 'cache_read' then 'cache_read'
+            else 'other'
+        end as token_type,
+        price_key,
+        cost_type,
+        cast(0 as {{ dbt.type_bigint() }}) as token_count,
+        cast(null as {{ type_money() }}) as list_cost,
+        true as is_priced,
+        cast(null as {{ dbt.type_string() }}) as price_version,
+        billed_cost,
+        true as is_billed_without_usage
+    from unexplained_costs
+
+)
+
+select * from usage_allocated
+union all
+select * from unexplained_allocated

@@ -1,0 +1,1 @@
+select team_id, team_name, cost_center from {{ source('org', 'teams') }}
