@@ -113,7 +113,7 @@ unexplained_allocated as (
         provider,
         tool,
         usage_date,
-        model_ref,
+        coalesce(model_ref, '(none)') as model_ref,
         cast(null as {{ dbt.type_string() }}) as price_model_id,
         cast(null as {{ dbt.type_string() }}) as price_model_name,
         price_context,

@@ -87,7 +87,10 @@ final as (
         aggregated.provider,
         aggregated.tool,
         aggregated.model_ref,
-        coalesce(aggregated.model_name, aggregated.model_ref) as model_name,
+        case
+            when aggregated.model_ref = '(none)' then 'not model-specific'
+            else coalesce(aggregated.model_name, aggregated.model_ref)
+        end as model_name,
         aggregated.service_tier,
         aggregated.context_tier,
         aggregated.token_type,

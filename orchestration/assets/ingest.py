@@ -1,0 +1,96 @@
+"""One Dagster asset per dlt resource: raw/<source>/<table>, grouped by source.
+
+Provider sources are daily-partitioned; a run over a partition range is one dlt run over the whole window
+(`BackfillPolicy.single_run`). The org directory and the price book are configuration, not time series: they are
+reloaded whole on every run.
+"""
+
+
+from typing import Callable, Iterator
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from ingestion import settings
+from ingestion.anthropic import anthropic_source
+from ingestion.openai import openai_source
+from ingestion.org_directory import DEMO_ORG_DIRECTORY, org_directory_source
+from ingestion.pricing import pricing_source
+from orchestration.partitions import daily_partitions, ingestion_window
+from orchestration.resources import Warehouse
+
+SOURCE_DESCRIPTIONS = {
+    "anthropic": "Anthropic Admin API (usage report, cost report)",
+    "openai": "OpenAI Administration API (completions usage, costs)",
+    "org_directory": "The org directory (people, teams, projects, provider accounts)",
+    "pricing": "List prices from genai-prices",
+}
+
+
+class RawTranslator(DagsterDltTranslator):
+    """raw/<source>/<resource>, group ingest_<source>, no upstream: the provider APIs are outside Dagster."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
+        spec = super().get_asset_spec(data)
+        source = data.resource.source_name
+        return spec.replace_attributes(
+            key=AssetKey(["raw", source, data.resource.name]),
+            deps=[],
+            group_name=f"ingest_{source}",
+            description=f"{SOURCE_DESCRIPTIONS.get(source, source)}: `{data.resource.name}`, landed by dlt.",
+            owners=["team:data-platform"],
+        )
+
+
+_DEFINITION_ONLY = settings.ProviderConnection("definition", "https://definition.invalid", None, demo=False)
+
+
+def _provider_assets(provider: str, make_source: Callable, dataset: str):
+    @dlt_assets(
+        dlt_source=make_source(connection=_DEFINITION_ONLY),
+        dlt_pipeline=Warehouse.from_env().pipeline(provider, dataset),
+        name=f"ingest_{provider}",
+        dagster_dlt_translator=RawTranslator(),
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def _assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+        window = context.partition_time_window
+        start, end = ingestion_window(window.start, window.end)
+        lookback = settings.lookback_days()
+        connection = settings.connection(provider)
+        context.log.info(
+            f"{provider}: {'demo organisation' if connection.demo else connection.base_url}, "
+            f"days {start}..{end} (exclusive) plus {lookback} lookback day(s) for restatements"
+        )
+        source = make_source(start_date=start, end_date=end, lookback_days=lookback, connection=connection)
+        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline(provider, dataset))
+
+    return _assets
+
+
+anthropic_assets = _provider_assets("anthropic", anthropic_source, "raw_anthropic")
+openai_assets = _provider_assets("openai", openai_source, "raw_openai")
+
+
+@dlt_assets(
+    dlt_source=org_directory_source(str(DEMO_ORG_DIRECTORY)),
+    dlt_pipeline=Warehouse.from_env().pipeline("org_directory", "raw_org"),
+    name="ingest_org_directory",
+    dagster_dlt_translator=RawTranslator(),
+)
+def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+    source = org_directory_source()
+    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline("org_directory", "raw_org"))
+
+
+@dlt_assets(
+    dlt_source=pricing_source(),
+    dlt_pipeline=Warehouse.from_env().pipeline("pricing", "raw_pricing"),
+    name="ingest_pricing",
+    dagster_dlt_translator=RawTranslator(),
+)
+def pricing_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+    yield from dlt.run(context=context, dlt_source=pricing_source(),
+                       dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))

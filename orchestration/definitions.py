@@ -1,0 +1,31 @@
+"""The Dagster code location: ingestion and transformation assets, the daily job and its schedule."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job, in_process_executor,
+)
+from dagster_dlt import DagsterDltResource
+
+from orchestration.assets.ingest import anthropic_assets, openai_assets, org_directory_assets, pricing_assets
+from orchestration.assets.transform import ai_finops_dbt_assets
+from orchestration.partitions import daily_partitions
+from orchestration.resources import Warehouse, dbt_resource
+
+DAILY_JOB_NAME = "ai_spend_daily"
+
+ai_spend_daily = define_asset_job(
+    DAILY_JOB_NAME,
+    selection=AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Ingest every source for the partition window (plus the restatement lookback), then dbt build.",
+)
+
+defs = Definitions(
+    assets=[org_directory_assets, pricing_assets, anthropic_assets, openai_assets, ai_finops_dbt_assets],
+    jobs=[ai_spend_daily],
+    schedules=[build_schedule_from_partitioned_job(ai_spend_daily, hour_of_day=6, minute_of_hour=0)],
+    resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": Warehouse.from_env()},
+    # one process: DuckDB allows a single writer, and dlt and dbt take turns on the same file
+    executor=in_process_executor,
+)

@@ -1,0 +1,85 @@
+"""Where things live: the warehouse (DuckDB file by default, any dlt destination / dbt target by config),
+dlt's pipeline folder, and the dbt project. Nothing here is specific to the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dlt
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource, DbtProject
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
+
+# nothing phones home, whichever entry point imported us first
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def warehouse_kind() -> str:
+    """`WAREHOUSE`: `duckdb` (default) or any dlt destination with a matching dbt target in profiles.yml."""
+    return os.environ.get("WAREHOUSE", "duckdb").strip().lower()
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("WAREHOUSE_PATH", str(DEFAULT_WAREHOUSE_PATH))).resolve()
+
+
+class Warehouse(ConfigurableResource):
+    """The destination every dlt pipeline loads into and dbt builds in."""
+
+    kind: str = "duckdb"
+    duckdb_path: str = str(DEFAULT_WAREHOUSE_PATH)
+    pipelines_dir: str = str(PROJECT_ROOT / "data" / "dlt_pipelines")
+
+    @classmethod
+    def from_env(cls) -> "Warehouse":
+        return cls(
+            kind=warehouse_kind(),
+            duckdb_path=str(warehouse_path()),
+            pipelines_dir=os.environ.get("FINOPS_PIPELINES_DIR", str(PROJECT_ROOT / "data" / "dlt_pipelines")),
+        )
+
+    def destination(self):
+        if self.kind == "duckdb":
+            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+            return dlt.destinations.duckdb(credentials=self.duckdb_path)
+        return self.kind  # credentials from dlt config: DESTINATION__<KIND>__CREDENTIALS
+
+    def pipeline(self, name: str, dataset: str) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=f"ai_finops_{name}",
+            destination=self.destination(),
+            dataset_name=dataset,
+            pipelines_dir=self.pipelines_dir,
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        env = {"DBT_TARGET": self.kind}
+        if self.kind == "duckdb":
+            env["WAREHOUSE_PATH"] = self.duckdb_path
+        return env
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=warehouse_kind())
+
+
+def ensure_dbt_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing (fresh clone) or in `dagster dev`."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI"):
+        dbt_project.prepare_if_dev()
+    elif not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+def dbt_resource() -> DbtCliResource:
+    # the dbt beside this interpreter (the project's venv), so nothing depends on PATH
+    beside = Path(sys.executable).parent / "dbt"
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), target=warehouse_kind(),
+                          dbt_executable=str(beside) if beside.exists() else "dbt")

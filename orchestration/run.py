@@ -1,0 +1,90 @@
+"""`make run`: materialize every asset for a window through Dagster, then print what a person wants to know.
+
+The run is one Dagster run of the `ai_spend_daily` job over a partition range (dlt and dbt each run once over the
+whole window), recorded in the project's Dagster instance (`.dagster_home/`) so `make dev` shows it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from typing import Optional
+
+from orchestration.partitions import default_run_window, history_start
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def resolve_window(start: Optional[str], end: Optional[str], days: int,
+                   today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
+    """[start, end) from `START`/`END` (END exclusive; a date, as typed in the README) or the last `days` days."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    if start:
+        first = dt.date.fromisoformat(start)
+        stop = dt.date.fromisoformat(end) if end else today
+    elif end:
+        stop = dt.date.fromisoformat(end)
+        first = stop - dt.timedelta(days=days)
+    else:
+        first, stop = default_run_window(days, today)
+    stop = min(stop, today)  # today's partition does not exist until the day is over
+    if stop <= first:
+        raise SystemExit(f"empty window: {first} .. {stop} (END is exclusive and cannot be after today)")
+    earliest = dt.date.fromisoformat(history_start())
+    if first < earliest:
+        raise SystemExit(f"START {first} is before the first partition {earliest}; set FINOPS_HISTORY_START earlier")
+    return first, stop
+
+
+def run(start: dt.date, end: dt.date) -> bool:
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import DAILY_JOB_NAME, defs
+
+    last = end - dt.timedelta(days=1)
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(DAILY_JOB_NAME)
+    print(f"\n==> Dagster run of '{DAILY_JOB_NAME}' for partitions {start} .. {last} "
+          f"({(end - start).days} days) into {_warehouse_label()}\n", flush=True)
+    result = job.execute_in_process(
+        instance=instance,
+        tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: last.isoformat()},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        raise_on_error=False,
+    )
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if not result.success:
+        print(f"\n!! Run {result.run_id} failed in step(s): {', '.join(failed) or 'unknown'}; see the log above.",
+              file=sys.stderr)
+    return result.success
+
+
+def _warehouse_label() -> str:
+    from orchestration.resources import warehouse_kind, warehouse_path
+
+    return str(warehouse_path()) if warehouse_kind() == "duckdb" else f"the '{warehouse_kind()}' warehouse"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", default="", help="first day (YYYY-MM-DD); default: DAYS days ago")
+    parser.add_argument("--end", default="", help="day after the last (YYYY-MM-DD, exclusive); default: today")
+    parser.add_argument("--days", type=int, default=90)
+    args = parser.parse_args(argv)
+    start, end = resolve_window(args.start or None, args.end or None, args.days)
+    began = time.monotonic()
+    ok = run(start, end)
+    from orchestration.summary import print_summary
+
+    if ok:
+        print_summary(end)
+        print(f"Finished in {time.monotonic() - began:.0f}s.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
