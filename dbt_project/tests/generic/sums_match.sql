@@ -1,0 +1,25 @@
+{% test sums_match(model, column_name, compare_model, compare_column, group_by, tolerance=0.0001, where=none, compare_where=none) %}
+-- groups where sum(column) in this model differs from sum(compare_column) in compare_model by more than the
+-- tolerance (missing groups on either side count as zero): the conservation invariants of the warehouse
+with
+left_side as (
+    select {{ group_by | join(', ') }}, sum({{ column_name }}) as total
+    from {{ model }}
+    {% if where %}where {{ where }}{% endif %}
+    group by {{ group_by | join(', ') }}
+),
+right_side as (
+    select {{ group_by | join(', ') }}, sum({{ compare_column }}) as total
+    from {{ compare_model }}
+    {% if compare_where %}where {{ compare_where }}{% endif %}
+    group by {{ group_by | join(', ') }}
+)
+select
+    {% for col in group_by %}coalesce(left_side.{{ col }}, right_side.{{ col }}) as {{ col }},{% endfor %}
+    coalesce(left_side.total, 0) as model_total,
+    coalesce(right_side.total, 0) as compare_total
+from left_side
+full outer join right_side
+    on {% for col in group_by %}left_side.{{ col }} = right_side.{{ col }}{% if not loop.last %} and {% endif %}{% endfor %}
+where abs(coalesce(left_side.total, 0) - coalesce(right_side.total, 0)) > {{ tolerance }}
+{% endtest %}
