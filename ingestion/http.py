@@ -136,7 +136,7 @@ def iter_pages(client: RESTClient, endpoint: Endpoint, params: dict[str, Any]) -
             return
         except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
             raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}: response body is not valid JSON ({exc.msg} at char {exc.pos}); "
+                f"{endpoint.describe(page_number)}: response body is not valid JSON ({exc.msg}, char {exc.pos}); "
                 "nothing from this run was loaded"
             ) from None
         body = page[0] if len(page) == 1 else None

@@ -1,0 +1,126 @@
+"""Shared fixtures: a demo organisation with a fixed 'today', transports that script faults, temporary warehouses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, urlparse
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# keep retry waits short in tests; Retry-After still wins where a test sends it
+os.environ.setdefault("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.05")
+
+import dlt  # noqa: E402
+import pytest  # noqa: E402
+import requests  # noqa: E402
+from requests.adapters import BaseAdapter  # noqa: E402
+
+from ingestion.demo.generator import DemoWorld  # noqa: E402
+from ingestion.demo.server import DEMO_API_KEY, AnthropicDemoAdapter, OpenAIDemoAdapter  # noqa: E402
+from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory  # noqa: E402
+from ingestion.settings import ProviderConnection  # noqa: E402
+
+TODAY = dt.date(2026, 11, 20)
+TEST_URLS = {"anthropic": "https://anthropic.test", "openai": "https://openai.test/v1"}
+
+
+@pytest.fixture(scope="session")
+def demo_org():
+    return load_org_directory(DEMO_ORG_DIRECTORY)
+
+
+@pytest.fixture(scope="session")
+def world(demo_org) -> DemoWorld:
+    return DemoWorld(demo_org, seed=42, today=TODAY)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+@dataclass
+class ScriptedTransport(BaseAdapter):
+    """Wraps a demo adapter; `faults[n]` (1-based call number) replaces that call's answer:
+    an int status (with Retry-After for 429), "timeout", "bad-json", or a callable(body, path) -> body;
+    `faults["*"]` applies to every call without a fault of its own."""
+
+    inner: BaseAdapter
+    faults: dict[int, Any] = field(default_factory=dict)
+    calls: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def send(self, request, **kwargs):
+        url = urlparse(request.url)
+        self.calls.append(Recorded(request.method, url.path, parse_qs(url.query), dict(request.headers)))
+        fault = self.faults.get(len(self.calls), self.faults.get("*"))
+        if fault == "timeout":
+            raise requests.exceptions.ReadTimeout("read timed out (scripted)")
+        if isinstance(fault, int):
+            response = self.inner.send(request, **kwargs)
+            response.status_code = fault
+            response._content = json.dumps({"type": "error", "error": {"type": "scripted", "message": f"scripted {fault}"}}).encode()
+            if fault == 429:
+                response.headers["Retry-After"] = "1"
+            return response
+        response = self.inner.send(request, **kwargs)
+        if fault == "bad-json":
+            response._content = response._content[: len(response._content) // 2]
+        elif callable(fault):
+            response._content = json.dumps(fault(json.loads(response._content), url.path)).encode()
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def transport(world) -> Callable[[str, Optional[dict]], tuple[ProviderConnection, requests.Session, ScriptedTransport]]:
+    """(connection, session, scripted transport) for a provider, speaking the demo's API behind a test URL."""
+    from ingestion.http import make_session
+
+    def build(provider: str, faults: Optional[dict] = None):
+        url = TEST_URLS[provider]
+        inner = {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](world, url)
+        scripted = ScriptedTransport(inner, faults or {})
+        connection = ProviderConnection(provider, url, DEMO_API_KEY, demo=False)
+        return connection, make_session(scripted, url), scripted
+
+    return build
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Callable[[str, str], dlt.Pipeline]:
+    def build(name: str, dataset: str) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=f"test_{name}",
+            destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+            dataset_name=dataset,
+            pipelines_dir=str(tmp_path / "pipelines"),
+        )
+
+    return build
+
+
+def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
+    with pipeline.sql_client() as client:
+        return [tuple(r) for r in client.execute_sql(sql)]
+
+
+def table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            pipeline.dataset_name, table)
+    return rows[0][0] > 0
