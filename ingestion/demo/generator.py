@@ -48,6 +48,11 @@ OPENAI_PRICES: dict[str, tuple[float, float, float]] = {
     "gpt-4.1-nano-2025-04-14": (0.10, 0.025, 0.40),
     "o3-2025-04-16": (2.0, 0.5, 8.0),
 }
+# identifiers the demo bills that its org directory deliberately does not know
+UNKNOWN_ANTHROPIC_KEY = provider_id("apikey_01", "legacy-unknown")
+UNKNOWN_OPENAI_PROJECT = provider_id("proj_", "sandbox-unknown", length=24)
+UNKNOWN_OPENAI_KEY = provider_id("key_", "sandbox-unknown", length=16)
+UNKNOWN_OPENAI_USER = provider_id("user-", "contractor-unknown", length=24)
 BATCH_DISCOUNT = 0.5
 CODE_EXECUTION_USD_PER_DAY = 1.20
 GROWTH_ANCHOR = dt.date(2026, 1, 1)
@@ -148,7 +153,7 @@ class DemoWorld:
                 if key.project == "fraud-review":
                     c.add({**base, "model": haiku, "service_tier": "batch"}, 3000, 2000, 200, weekend=1.0)
         # identifiers the directory does not know: an old key in the default workspace, and Console playground use
-        c.add({"api_key_id": provider_id("apikey_01", "legacy-unknown"), "workspace_id": None, "model": sonnet,
+        c.add({"api_key_id": UNKNOWN_ANTHROPIC_KEY, "workspace_id": None, "model": sonnet,
                "service_tier": "standard", "context_window": "0-200k"}, 40, 2000, 500, cache_read=1.0)
         c.add({"api_key_id": None, "workspace_id": None, "model": sonnet, "service_tier": "standard",
                "context_window": "0-200k"}, 10, 1500, 600)
@@ -181,10 +186,9 @@ class DemoWorld:
             if key.project == "forecasting":
                 c.add({**base, "model": o3}, 50, 6000, 3000, cache_read=0.5, weekend=0.5)
                 c.add({**base, "model": mini, "batch": True}, 3000, 1800, 200, weekend=1.0)
-        c.add({"project_id": default_project, "user_id": provider_id("user-", "contractor-unknown", length=24),
+        c.add({"project_id": default_project, "user_id": UNKNOWN_OPENAI_USER,
                "api_key_id": default_key, "model": mini, "batch": False, "service_tier": "default"}, 50, 2000, 400)
-        c.add({"project_id": provider_id("proj_", "sandbox-unknown", length=24), "user_id": None,
-               "api_key_id": provider_id("key_", "sandbox-unknown", length=16), "model": gpt5, "batch": False,
+        c.add({"project_id": UNKNOWN_OPENAI_PROJECT, "user_id": None, "api_key_id": UNKNOWN_OPENAI_KEY, "model": gpt5, "batch": False,
                "service_tier": "default"}, 30, 3000, 800, weekend=0.5)
         return c
 

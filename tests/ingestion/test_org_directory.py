@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ingestion.demo.org import build_demo_org
+from ingestion.org_directory import OrgDirectoryError, load_org_directory, parse_org_directory
+
+VALID = {
+    "teams": [{"id": "platform", "name": "Platform"}, {"id": "payments", "name": "Payments"}],
+    "projects": [{"id": "checkout", "team": "payments"}],
+    "people": [{"email": "Ana.Silva@Example.com", "name": "Ana", "team": "platform", "identities": {"openai": "user-1"}}],
+    "provider_accounts": [
+        {"provider": "anthropic", "kind": "api_key", "id": "apikey_1", "person": "ana.silva@example.com",
+         "environment": "dev"},
+        {"provider": "openai", "kind": "project", "id": "proj_1", "project": "checkout", "environment": "prod"},
+    ],
+}
+
+
+def test_a_valid_directory_parses_and_normalises_emails():
+    org = parse_org_directory(VALID)
+    assert [p.email for p in org.people] == ["ana.silva@example.com"]
+    assert org.accounts("openai", "project")[0].project == "checkout"
+    assert org.accounts("anthropic", "api_key")[0].person == "ana.silva@example.com"
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["projects"].append({"id": "x", "team": "nope"}), "refers to unknown team 'nope'"),
+        (lambda d: d["people"].append(dict(d["people"][0])), "duplicate person email 'ana.silva@example.com'"),
+        (lambda d: d["provider_accounts"].append({"provider": "openai", "kind": "workspace", "id": "w"}),
+         "kind must be one of ['api_key', 'project']"),
+        (lambda d: d["provider_accounts"].append({"provider": "anthropic", "kind": "api_key", "id": "k2",
+                                                  "person": "bob@example.com"}), "unknown person 'bob@example.com'"),
+        (lambda d: d["provider_accounts"].append({"provider": "anthropic", "kind": "api_key", "id": "k3",
+                                                  "environment": "production"}), "environment must be one of"),
+        (lambda d: d["people"].append({"email": "b@x.com", "team": "platform", "identities": {"openai": "user-1"}}),
+         "identity openai=user-1 is claimed by both"),
+        (lambda d: d["teams"].append({"name": "No id"}), "teams[2] is missing 'id'"),
+    ],
+)
+def test_mistakes_are_named_precisely(mutate, message):
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    mutate(doc)
+    with pytest.raises(OrgDirectoryError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_org_directory(doc, source="org.yml")
+
+
+def test_the_shipped_demo_directory_is_what_the_generator_builds():
+    """config/demo/org_directory.yml must not drift from `python -m ingestion.demo.org` (regenerate it if it does)."""
+    from ingestion.org_directory import DEMO_ORG_DIRECTORY
+
+    shipped = yaml.safe_load(DEMO_ORG_DIRECTORY.read_text())
+    assert shipped == build_demo_org(50, 7)
+    org = load_org_directory(DEMO_ORG_DIRECTORY)
+    assert len(org.people) == 50
+    assert len(org.teams) == 6
+
+
+def test_missing_file_says_where_to_point(tmp_path):
+    with pytest.raises(OrgDirectoryError, match="FINOPS_ORG_DIRECTORY"):
+        load_org_directory(tmp_path / "nope.yml")

@@ -1,0 +1,139 @@
+"""`make run`'s own code path (python -m orchestration.run, through Dagster) into a temporary warehouse.
+
+The marts are checked against the demo generator's ground truth, summed here independently of dlt and dbt; then
+the same window and a single overlapping partition are run again, and every mart must be unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.demo.generator import UNKNOWN_OPENAI_PROJECT, DemoWorld
+from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOKBACK = 3
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+END = TODAY - dt.timedelta(days=1)  # exclusive
+START = END - dt.timedelta(days=4)
+LOADED_DAYS = [START - dt.timedelta(days=LOOKBACK) + dt.timedelta(days=i) for i in range((END - START).days + LOOKBACK)]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    home = tmp / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WAREHOUSE_PATH": str(tmp / "warehouse.duckdb"),
+        "FINOPS_PIPELINES_DIR": str(tmp / "pipelines"),
+        "FINOPS_MODE": "demo",
+        "FINOPS_LOOKBACK_DAYS": str(LOOKBACK),
+    }
+
+
+def make_run(env, start: dt.date, end: dt.date) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.run", "--start", start.isoformat(), "--end", end.isoformat()],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def marts(env) -> dict[str, list[tuple]]:
+    con = duckdb.connect(env["WAREHOUSE_PATH"], read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
+    finally:
+        con.close()
+
+
+def scalar(env, sql: str):
+    con = duckdb.connect(env["WAREHOUSE_PATH"], read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    return make_run(env, START, END)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY)
+
+
+def test_the_run_ends_with_a_readable_summary(first_run):
+    assert f"AI spend {END - dt.timedelta(days=7)} .. {END - dt.timedelta(days=1)}" in first_run
+    assert "allocation coverage:" in first_run
+    assert "make dev" in first_run
+
+
+def test_billed_cost_per_provider_per_day_equals_the_providers_bills(env, first_run, world):
+    expected = {}
+    for day in LOADED_DAYS:
+        expected[("anthropic", day)] = sum(Decimal(r["amount"]) for r in world.anthropic_costs(day)) / 100
+        expected[("openai", day)] = sum(Decimal(r["amount"]["value"]) for r in world.openai_costs(day))
+    rows = scalar(env, "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2")
+    actual = {(p, d): v for p, d, v in rows}
+    assert set(actual) == set(expected)
+    for key, value in expected.items():
+        assert abs(actual[key] - value) < Decimal("0.000001"), key
+
+
+def test_every_token_lands_priced_or_flagged(env, first_run, world):
+    anthropic = sum(r["uncached_input_tokens"] + r["output_tokens"] + r["cache_read_input_tokens"]
+                    + r["cache_creation"]["ephemeral_5m_input_tokens"] + r["cache_creation"]["ephemeral_1h_input_tokens"]
+                    for d in LOADED_DAYS for r in world.anthropic_usage(d))
+    openai = sum(r["input_tokens"] + r["output_tokens"] for d in LOADED_DAYS for r in world.openai_usage(d))
+    nebula = sum(r["uncached_input_tokens"] + r["output_tokens"] + r["cache_read_input_tokens"]
+                 + r["cache_creation"]["ephemeral_5m_input_tokens"] + r["cache_creation"]["ephemeral_1h_input_tokens"]
+                 for d in LOADED_DAYS for r in world.anthropic_usage(d) if r["model"] == "claude-nebula-preview")
+    rows = dict((p, (t, u)) for p, t, u in scalar(
+        env, "select provider, sum(token_count), sum(unpriced_token_count) from marts.fct_ai_usage_daily group by 1"))
+    assert rows["anthropic"] == (anthropic, nebula)  # the model no price list knows keeps its tokens, unpriced
+    assert rows["openai"] == (openai, 0)
+
+
+def test_unknown_identifiers_are_exactly_the_unallocated_spend(env, first_run, world):
+    """The demo bills three things the directory does not know: the default workspace's usage (an unknown key and
+    the Console), and an unknown OpenAI project. Those bills, and only those, must end up 'unallocated'."""
+    expected = sum(Decimal(r["amount"]) / 100 for d in LOADED_DAYS for r in world.anthropic_costs(d)
+                   if r["workspace_id"] is None)
+    expected += sum(Decimal(r["amount"]["value"]) for d in LOADED_DAYS for r in world.openai_costs(d)
+                    if r["project_id"] == UNKNOWN_OPENAI_PROJECT)
+    [(unallocated,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where team_id = 'unallocated'")
+    assert expected > 0
+    assert abs(unallocated - expected) < Decimal("0.000001")
+    [(coverage_unallocated,)] = scalar(env, "select sum(unallocated_billed_cost_usd) from marts.fct_allocation_coverage_daily")
+    assert abs(coverage_unallocated - expected) < Decimal("0.000001")
+
+
+def test_running_again_and_a_single_overlapping_partition_change_nothing(env, first_run):
+    before = marts(env)
+    assert before["fct_ai_usage_daily"], "the ledger is empty"
+    make_run(env, START, END)
+    assert marts(env) == before
+    # the daily schedule's shape: one partition (the last day), its lookback overlapping days already loaded
+    make_run(env, END - dt.timedelta(days=1), END)
+    assert marts(env) == before
