@@ -52,7 +52,7 @@ bench: install
 
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install
-	$(BIN)/python -m orchestration.dbt_docs
+	cd dbt_project && WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" ../$(BIN)/dbt docs generate --profiles-dir .
 
 ## make lock: re-resolve requirements.lock after editing pyproject.toml
 lock: install
