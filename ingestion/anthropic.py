@@ -31,6 +31,8 @@ COST_PATH = "/v1/organizations/cost_report"
 USAGE_GROUP_BY = ["api_key_id", "workspace_id", "model", "service_tier", "context_window"]
 COST_GROUP_BY = ["workspace_id", "description"]
 MAX_BUCKETS_PER_PAGE = 31
+# the API's own default; a page holds every group of every bucket, so big organisations want small pages
+DEFAULT_BUCKETS_PER_PAGE = 7
 
 USAGE_SCHEMA = pa.schema([
     pa.field("bucket_date", pa.date32(), nullable=False),
@@ -165,7 +167,7 @@ def anthropic_source(
     start_date: Optional[str] = None,
     end_date: Optional[str] = None,
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = MAX_BUCKETS_PER_PAGE,
+    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):
@@ -180,7 +182,7 @@ def _anthropic(
     start_date: Optional[str] = None,
     end_date: Optional[str] = None,
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = MAX_BUCKETS_PER_PAGE,
+    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):

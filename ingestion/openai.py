@@ -30,6 +30,7 @@ COST_PATH = "/organization/costs"
 USAGE_GROUP_BY = ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier"]
 COST_GROUP_BY = ["project_id", "line_item"]
 MAX_USAGE_BUCKETS, MAX_COST_BUCKETS = 31, 180
+DEFAULT_BUCKETS_PER_PAGE = 7  # the API's default; pages hold every group of every bucket
 
 USAGE_SCHEMA = pa.schema([
     pa.field("bucket_date", pa.date32(), nullable=False),
@@ -144,7 +145,7 @@ def openai_source(
     start_date: Optional[str] = None,
     end_date: Optional[str] = None,
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = MAX_USAGE_BUCKETS,
+    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):
@@ -159,7 +160,7 @@ def _openai(
     start_date: Optional[str] = None,
     end_date: Optional[str] = None,
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = MAX_USAGE_BUCKETS,
+    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):

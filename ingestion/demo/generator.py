@@ -216,7 +216,7 @@ class DemoWorld:
     def has_data(self, day: dt.date) -> bool:
         return day < self.today
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=16)
     def anthropic_usage(self, day: dt.date) -> tuple[dict[str, Any], ...]:
         """One result per (key, workspace, model, tier, context window) with any requests on `day`."""
         if not self.has_data(day):
@@ -235,7 +235,7 @@ class DemoWorld:
             })
         return tuple(rows)
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=16)
     def anthropic_costs(self, day: dt.date) -> tuple[dict[str, Any], ...]:
         """The cost report grouped by workspace and description: one row per workspace, model, token type, tier."""
         totals: dict[tuple, Decimal] = {}
@@ -273,7 +273,7 @@ class DemoWorld:
                          "service_tier": None, "token_type": None})
         return tuple(rows)
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=16)
     def openai_usage(self, day: dt.date) -> tuple[dict[str, Any], ...]:
         if not self.has_data(day):
             return ()
@@ -295,7 +295,7 @@ class DemoWorld:
             })
         return tuple(rows)
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=16)
     def openai_costs(self, day: dt.date) -> tuple[dict[str, Any], ...]:
         """Costs grouped by project and line item (`<model>, input` / `cached input` / `output`, `batch ...`)."""
         totals: dict[tuple[Optional[str], str], float] = {}

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window('usage_date') }}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per token line, plus one per billed cost line that no usage explains, with billed dollars allocated.
 --
 -- Method: the cost reports are coarser than usage (Anthropic: workspace x model x token type x tier; OpenAI:
@@ -5,6 +13,7 @@
 -- price key, price context and context tier, in proportion to their list cost (or to their tokens where the model
 -- has no list price). A cost line with no such usage (code execution, web search, a model or tier the usage report
 -- does not show) is kept as a line of its own on its scope, so every billed dollar lands exactly once.
+-- Materialized incrementally (the run's window is deleted and rebuilt): this is the heavy join, done once per day.
 {%- set group_keys = ['provider', 'usage_date', 'scope_kind', 'scope_id', 'model_ref', 'price_key',
                       'price_context', 'context_tier'] %}
 
@@ -13,12 +22,18 @@ with
 usage as (
 
     select * from {{ ref('int_usage_priced') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
 
 ),
 
 costs as (
 
     select * from {{ ref('int_billed_cost_lines') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
 
 ),
 

@@ -1,11 +1,11 @@
-{% test sums_match(model, column_name, compare_model, compare_column, group_by, tolerance=0.0001, where=none, compare_where=none) %}
+{% test sums_match(model, column_name, compare_model, compare_column, group_by, tolerance=0.0001, compare_where=none) %}
 -- groups where sum(column) in this model differs from sum(compare_column) in compare_model by more than the
--- tolerance (missing groups on either side count as zero): the conservation invariants of the warehouse
+-- tolerance (missing groups on either side count as zero): the conservation invariants of the warehouse.
+-- The test's `where` config narrows `model`; `compare_where` narrows `compare_model` the same way.
 with
 left_side as (
     select {{ group_by | join(', ') }}, sum({{ column_name }}) as total
     from {{ model }}
-    {% if where %}where {{ where }}{% endif %}
     group by {{ group_by | join(', ') }}
 ),
 right_side as (

@@ -11,7 +11,8 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by row_key order by bucket_start desc) as row_rank
+        -- the day leads the partition so that a date filter on the view reaches the raw table
+        row_number() over (partition by bucket_date, row_key order by bucket_start desc) as row_rank
     from source
 
 ),
