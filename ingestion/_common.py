@@ -7,12 +7,14 @@ import hashlib
 import json
 from collections import Counter
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 import dlt
 import pyarrow as pa
+from dlt.common import logger
 
-from ingestion.http import MalformedResponseError
+from ingestion.http import Endpoint, MalformedResponseError, iter_pages
 
 UTC = dt.timezone.utc
 DEFAULT_HISTORY_DAYS = 90
@@ -132,3 +134,51 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 MONEY = pa.decimal128(38, 12)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+MERGE_BY_DAY = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def bucket_schema(*fields: Any) -> pa.Schema:
+    """An Arrow schema for one daily-bucket table: bucket columns, the table's own fields, extras and the row key."""
+    return pa.schema([
+        pa.field("bucket_date", pa.date32(), nullable=False),
+        ("bucket_start", TIMESTAMP),
+        ("bucket_end", TIMESTAMP),
+        *fields,
+        ("extra_fields", pa.string()),
+        pa.field("row_key", pa.string(), nullable=False),
+    ])
+
+
+@dataclass(frozen=True)
+class SourceWindow:
+    """What a run asks a provider for: [start_date - lookback_days, end_date), `page_size_days` buckets a page."""
+
+    start_date: Optional[str]
+    end_date: Optional[str]
+    lookback_days: int
+    page_size_days: int
+
+
+def daily_bucket_resource(name: str, window: SourceWindow, fetch: Callable[[dt.date, dt.date], Iterator[pa.Table]]):
+    """A dlt resource over daily buckets: incremental on `bucket_date`, merged by day (a re-fetched day replaces
+    itself), primary key `row_key`. `fetch(start, end)` yields Arrow tables for [start, end)."""
+
+    @dlt.resource(name=name, primary_key="row_key", merge_key="bucket_date", write_disposition=MERGE_BY_DAY)
+    def resource(cursor=bucket_cursor(window.start_date, window.end_date, window.lookback_days)) -> Iterator[pa.Table]:
+        start, end = window_of(cursor)
+        yield from fetch(start, end)
+
+    return resource
+
+
+def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,
+                 enabled: bool = True) -> Iterator[pa.Table]:
+    """Every page of an endpoint, parsed into rows (`parse(body, where, keys)`) and yielded as one Arrow table each."""
+    if not enabled:
+        logger.warning(f"{endpoint.provider}: no admin key configured, skipping {endpoint.path}")
+        return
+    keys = RowKeys()
+    for page_number, body in iter_pages(client, endpoint, params):
+        rows = parse(body, endpoint.describe(page_number), keys)
+        if rows:
+            yield to_table(rows, schema)

@@ -12,18 +12,17 @@ import datetime as dt
 from typing import Any, Iterator, Optional
 
 import dlt
-from dlt.common import logger
 import pyarrow as pa
 import requests
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 
 from ingestion import settings
 from ingestion._common import (
-    MONEY, TIMESTAMP, RowKeys, as_date, bucket_cursor, decimal_field, extra_fields, int_field, rfc3339, str_field,
-    to_table, window_of,
+    MONEY, RowKeys, SourceWindow, bucket_schema, daily_bucket_resource, decimal_field, extra_fields, fetch_tables,
+    int_field, rfc3339, str_field,
 )
 from ingestion.pricing import model_refs_resource
-from ingestion.http import Endpoint, MalformedResponseError, iter_pages, make_rest_client
+from ingestion.http import Endpoint, MalformedResponseError, make_rest_client
 
 ANTHROPIC_VERSION = "2023-06-01"
 USAGE_PATH = "/v1/organizations/usage_report/messages"
@@ -34,10 +33,7 @@ MAX_BUCKETS_PER_PAGE = 31
 # the API's own default; a page holds every group of every bucket, so big organisations want small pages
 DEFAULT_BUCKETS_PER_PAGE = 7
 
-USAGE_SCHEMA = pa.schema([
-    pa.field("bucket_date", pa.date32(), nullable=False),
-    ("bucket_start", TIMESTAMP),
-    ("bucket_end", TIMESTAMP),
+USAGE_SCHEMA = bucket_schema(
     ("api_key_id", pa.string()),
     ("workspace_id", pa.string()),
     ("model", pa.string()),
@@ -50,17 +46,12 @@ USAGE_SCHEMA = pa.schema([
     ("cache_read_input_tokens", pa.int64()),
     ("output_tokens", pa.int64()),
     ("web_search_requests", pa.int64()),
-    ("extra_fields", pa.string()),
-    pa.field("row_key", pa.string(), nullable=False),
-])
+)
 USAGE_KNOWN = {"uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens", "server_tool_use",
                "api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo",
                "account_id", "service_account_id"}
 
-COST_SCHEMA = pa.schema([
-    pa.field("bucket_date", pa.date32(), nullable=False),
-    ("bucket_start", TIMESTAMP),
-    ("bucket_end", TIMESTAMP),
+COST_SCHEMA = bucket_schema(
     ("workspace_id", pa.string()),
     ("description", pa.string()),
     ("cost_type", pa.string()),
@@ -71,14 +62,9 @@ COST_SCHEMA = pa.schema([
     ("inference_geo", pa.string()),
     ("currency", pa.string()),
     ("amount_cents", MONEY),
-    ("extra_fields", pa.string()),
-    pa.field("row_key", pa.string(), nullable=False),
-])
+)
 COST_KNOWN = {"currency", "amount", "workspace_id", "description", "cost_type", "model", "token_type", "service_tier",
               "context_window", "inference_geo"}
-
-_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
-
 
 def _timestamp(value: Any, where: str) -> dt.datetime:
     try:
@@ -171,62 +157,35 @@ def anthropic_source(
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):
-    """See `_anthropic`. A plain function on purpose: every argument reaches the dlt source explicitly, so none of
-    them is ever filled in from an unrelated environment variable by dlt's config injection."""
-    return _anthropic(start_date, end_date, lookback_days, page_size_days,
-                   connection or settings.connection("anthropic"), session)
+    """Usage and cost for [start_date - lookback_days, end_date); without an end date, incremental from the last
+    loaded day (see `bucket_cursor`).
+
+    `connection` defaults to the configured one (`SOURCES__ANTHROPIC__ADMIN_API_KEY`, `SOURCES__ANTHROPIC__BASE_URL`,
+    or the demo); `session` lets tests put a transport of their own under the real client. A plain function on
+    purpose: every argument reaches the dlt source explicitly, never through dlt's config injection.
+    """
+    window = SourceWindow(start_date, end_date, lookback_days, max(1, min(int(page_size_days), MAX_BUCKETS_PER_PAGE)))
+    return _anthropic(window, connection or settings.connection("anthropic"), session)
 
 
 @dlt.source(name="anthropic", max_table_nesting=0)
-def _anthropic(
-    start_date: Optional[str] = None,
-    end_date: Optional[str] = None,
-    lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
-    connection: Optional[settings.ProviderConnection] = None,
-    session: Optional[requests.Session] = None,
-):
-    """Usage and cost for [start_date - lookback_days, end_date); see `bucket_cursor` for the unbounded case.
+def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
+    def fetch(path: str, group_by: list[str], parse, schema):
+        def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
+            client = make_rest_client(
+                conn.base_url,
+                auth=APIKeyAuth(name="x-api-key", api_key=conn.api_key or "", location="header"),
+                headers={"anthropic-version": ANTHROPIC_VERSION},
+                session=session or conn.session(),
+            )
+            params = {"starting_at": rfc3339(start), "ending_at": rfc3339(end), "bucket_width": "1d",
+                      "limit": window.page_size_days, "group_by[]": group_by}
+            yield from fetch_tables(client, Endpoint("anthropic", path), params, parse, schema, conn.enabled)
 
-    `connection` defaults to the configured one (`SOURCES__ANTHROPIC__ADMIN_API_KEY`, `SOURCES__ANTHROPIC__BASE_URL`,
-    or the demo); `session` lets tests put a transport of their own under the real client.
-    """
-    conn = connection or settings.connection("anthropic")
-    page_size = max(1, min(int(page_size_days), MAX_BUCKETS_PER_PAGE))
+        return pages
 
-    def client():
-        return make_rest_client(
-            conn.base_url,
-            auth=APIKeyAuth(name="x-api-key", api_key=conn.api_key or "", location="header"),
-            headers={"anthropic-version": ANTHROPIC_VERSION},
-            session=session or conn.session(),
-        )
-
-    def fetch(path: str, group_by: list[str], parse, cursor) -> Iterator[pa.Table]:
-        if not conn.enabled:
-            logger.warning(f"anthropic: no admin key configured, skipping {path}")
-            return
-        start, end = window_of(cursor)
-        endpoint = Endpoint("anthropic", path)
-        params = {"starting_at": rfc3339(start), "ending_at": rfc3339(end), "bucket_width": "1d",
-                  "limit": page_size, "group_by[]": group_by}
-        keys = RowKeys()
-        for page_number, body in iter_pages(client(), endpoint, params):
-            rows = parse(body, endpoint.describe(page_number), keys)
-            if rows:
-                yield rows
-
-    @dlt.resource(name="usage_messages", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
-    def usage_messages(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
-        for rows in fetch(USAGE_PATH, USAGE_GROUP_BY, usage_rows, cursor):
-            yield to_table(rows, USAGE_SCHEMA)
-
-    @dlt.resource(name="cost_report", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
-    def cost_report(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
-        for rows in fetch(COST_PATH, COST_GROUP_BY, cost_rows, cursor):
-            yield to_table(rows, COST_SCHEMA)
-
+    usage_messages = daily_bucket_resource(
+        "usage_messages", window, fetch(USAGE_PATH, USAGE_GROUP_BY, usage_rows, USAGE_SCHEMA))
+    cost_report = daily_bucket_resource(
+        "cost_report", window, fetch(COST_PATH, COST_GROUP_BY, cost_rows, COST_SCHEMA))
     return usage_messages, model_refs_resource("anthropic", usage_messages), cost_report
-
-
-__all__ = ["anthropic_source", "usage_rows", "cost_rows", "as_date"]

@@ -14,16 +14,15 @@ from typing import Any, Iterator, Optional
 import dlt
 import pyarrow as pa
 import requests
-from dlt.common import logger
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion import settings
 from ingestion._common import (
-    MONEY, TIMESTAMP, RowKeys, bucket_cursor, decimal_field, extra_fields, int_field, str_field, to_table,
-    unix_seconds, window_of,
+    MONEY, RowKeys, SourceWindow, bucket_schema, daily_bucket_resource, decimal_field, extra_fields, fetch_tables,
+    int_field, str_field, unix_seconds,
 )
 from ingestion.pricing import model_refs_resource
-from ingestion.http import Endpoint, MalformedResponseError, iter_pages, make_rest_client
+from ingestion.http import Endpoint, MalformedResponseError, make_rest_client
 
 USAGE_PATH = "/organization/usage/completions"
 COST_PATH = "/organization/costs"
@@ -32,10 +31,7 @@ COST_GROUP_BY = ["project_id", "line_item"]
 MAX_USAGE_BUCKETS, MAX_COST_BUCKETS = 31, 180
 DEFAULT_BUCKETS_PER_PAGE = 7  # the API's default; pages hold every group of every bucket
 
-USAGE_SCHEMA = pa.schema([
-    pa.field("bucket_date", pa.date32(), nullable=False),
-    ("bucket_start", TIMESTAMP),
-    ("bucket_end", TIMESTAMP),
+USAGE_SCHEMA = bucket_schema(
     ("project_id", pa.string()),
     ("user_id", pa.string()),
     ("api_key_id", pa.string()),
@@ -50,9 +46,7 @@ USAGE_SCHEMA = pa.schema([
     ("input_audio_tokens", pa.int64()),
     ("output_audio_tokens", pa.int64()),
     ("num_model_requests", pa.int64()),
-    ("extra_fields", pa.string()),
-    pa.field("row_key", pa.string(), nullable=False),
-])
+)
 _USAGE_INTS = ("input_tokens", "input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens",
                "output_tokens", "input_audio_tokens", "output_audio_tokens", "num_model_requests")
 # modality breakdowns are already inside the totals above; they are known, not "extra"
@@ -60,10 +54,7 @@ USAGE_KNOWN = set(_USAGE_INTS) | set(USAGE_GROUP_BY) | {
     "object", "input_text_tokens", "output_text_tokens", "input_cached_text_tokens", "input_cached_audio_tokens",
     "input_image_tokens", "input_cached_image_tokens", "output_image_tokens"}
 
-COST_SCHEMA = pa.schema([
-    pa.field("bucket_date", pa.date32(), nullable=False),
-    ("bucket_start", TIMESTAMP),
-    ("bucket_end", TIMESTAMP),
+COST_SCHEMA = bucket_schema(
     ("project_id", pa.string()),
     ("api_key_id", pa.string()),
     ("line_item", pa.string()),
@@ -71,14 +62,9 @@ COST_SCHEMA = pa.schema([
     ("amount_usd", MONEY),
     ("quantity", pa.float64()),
     ("quantity_unit", pa.string()),
-    ("extra_fields", pa.string()),
-    pa.field("row_key", pa.string(), nullable=False),
-])
+)
 COST_KNOWN = {"object", "amount", "line_item", "project_id", "api_key_id", "quantity", "quantity_unit",
               "organization_id"}
-
-_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
-
 
 def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
     for i, bucket in enumerate(body["data"]):
@@ -149,49 +135,26 @@ def openai_source(
     connection: Optional[settings.ProviderConnection] = None,
     session: Optional[requests.Session] = None,
 ):
-    """See `_openai`. A plain function on purpose: every argument reaches the dlt source explicitly, so none of
-    them is ever filled in from an unrelated environment variable by dlt's config injection."""
-    return _openai(start_date, end_date, lookback_days, page_size_days,
-                   connection or settings.connection("openai"), session)
+    """Completions usage and costs for [start_date - lookback_days, end_date). Key: `SOURCES__OPENAI__ADMIN_API_KEY`,
+    base URL: `SOURCES__OPENAI__BASE_URL` (default https://api.openai.com/v1). Arguments as `anthropic_source`."""
+    window = SourceWindow(start_date, end_date, lookback_days, max(1, int(page_size_days)))
+    return _openai(window, connection or settings.connection("openai"), session)
 
 
 @dlt.source(name="openai", max_table_nesting=0)
-def _openai(
-    start_date: Optional[str] = None,
-    end_date: Optional[str] = None,
-    lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
-    page_size_days: int = DEFAULT_BUCKETS_PER_PAGE,
-    connection: Optional[settings.ProviderConnection] = None,
-    session: Optional[requests.Session] = None,
-):
-    """Completions usage and costs for [start_date - lookback_days, end_date). Key: `SOURCES__OPENAI__ADMIN_API_KEY`,
-    base URL: `SOURCES__OPENAI__BASE_URL` (default https://api.openai.com/v1)."""
-    conn = connection or settings.connection("openai")
+def _openai(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
+    def fetch(path: str, group_by: list[str], max_limit: int, parse, schema):
+        def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
+            client = make_rest_client(conn.base_url, auth=BearerTokenAuth(token=conn.api_key or ""),
+                                      session=session or conn.session())
+            params = {"start_time": unix_seconds(start), "end_time": unix_seconds(end), "bucket_width": "1d",
+                      "limit": min(window.page_size_days, max_limit), "group_by": group_by}
+            yield from fetch_tables(client, Endpoint("openai", path), params, parse, schema, conn.enabled)
 
-    def fetch(path: str, group_by: list[str], max_limit: int, parse, cursor) -> Iterator[list[dict[str, Any]]]:
-        if not conn.enabled:
-            logger.warning(f"openai: no admin key configured, skipping {path}")
-            return
-        start, end = window_of(cursor)
-        client = make_rest_client(conn.base_url, auth=BearerTokenAuth(token=conn.api_key or ""),
-                                  session=session or conn.session())
-        endpoint = Endpoint("openai", path)
-        params = {"start_time": unix_seconds(start), "end_time": unix_seconds(end), "bucket_width": "1d",
-                  "limit": max(1, min(int(page_size_days), max_limit)), "group_by": group_by}
-        keys = RowKeys()
-        for page_number, body in iter_pages(client, endpoint, params):
-            rows = parse(body, endpoint.describe(page_number), keys)
-            if rows:
-                yield rows
+        return pages
 
-    @dlt.resource(name="usage_completions", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
-    def usage_completions(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
-        for rows in fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, cursor):
-            yield to_table(rows, USAGE_SCHEMA)
-
-    @dlt.resource(name="costs", primary_key="row_key", merge_key="bucket_date", write_disposition=_MERGE)
-    def costs(cursor=bucket_cursor(start_date, end_date, lookback_days)) -> Iterator[pa.Table]:
-        for rows in fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, cursor):
-            yield to_table(rows, COST_SCHEMA)
-
+    usage_completions = daily_bucket_resource(
+        "usage_completions", window, fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, USAGE_SCHEMA))
+    costs = daily_bucket_resource(
+        "costs", window, fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, COST_SCHEMA))
     return usage_completions, model_refs_resource("openai", usage_completions), costs

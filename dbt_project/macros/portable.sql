@@ -33,3 +33,16 @@
 {% macro safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
+
+{#- Staging's dedupe: one row per key, the latest bucket wins. The day leads the partition so that a date filter on
+    a view above reaches the raw table. Adds a `row_rank` column the caller does not select. -#}
+{% macro latest_rows(relation, key='row_key', day='bucket_date', order_by='bucket_start desc') -%}
+    select *
+    from (
+        select
+            *,
+            row_number() over (partition by {{ day }}, {{ key }} order by {{ order_by }}) as row_rank
+        from {{ relation }}
+    ) as ranked
+    where row_rank = 1
+{%- endmacro %}

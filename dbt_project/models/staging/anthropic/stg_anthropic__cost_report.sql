@@ -7,13 +7,9 @@ source as (
 
 ),
 
-ranked as (
+deduplicated as (
 
-    select
-        *,
-        -- the day leads the partition so that a date filter on the view reaches the raw table
-        row_number() over (partition by bucket_date, row_key order by bucket_start desc) as row_rank
-    from source
+    {{ latest_rows('source') }}
 
 ),
 
@@ -44,8 +40,7 @@ renamed as (
         upper(currency) as currency,
         -- the API's amount is a decimal string in cents
         {{ money('amount_cents / 100') }} as billed_cost
-    from ranked
-    where row_rank = 1
+    from deduplicated
 
 )
 

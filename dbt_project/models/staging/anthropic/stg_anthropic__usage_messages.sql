@@ -7,13 +7,9 @@ source as (
 
 ),
 
-ranked as (
+deduplicated as (
 
-    select
-        *,
-        -- the day leads the partition so that a date filter on the view reaches the raw table
-        row_number() over (partition by bucket_date, row_key order by bucket_start desc) as row_rank
-    from source
+    {{ latest_rows('source') }}
 
 ),
 
@@ -43,8 +39,7 @@ renamed as (
         coalesce(cache_read_input_tokens, 0) as cache_read_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         coalesce(web_search_requests, 0) as web_search_requests
-    from ranked
-    where row_rank = 1
+    from deduplicated
 
 )
 

@@ -7,13 +7,9 @@ source as (
 
 ),
 
-ranked as (
+deduplicated as (
 
-    select
-        *,
-        -- the day leads the partition so that a date filter on the view reaches the raw table
-        row_number() over (partition by bucket_date, row_key order by bucket_start desc) as row_rank
-    from source
+    {{ latest_rows('source') }}
 
 ),
 
@@ -30,8 +26,7 @@ parsed as (
         case when line_item like '%, %' then lower(trim({{ dbt.split_part('line_item', "', '", 2) }})) end as line_kind,
         upper(currency) as currency,
         {{ money('amount_usd') }} as billed_cost
-    from ranked
-    where row_rank = 1
+    from deduplicated
 
 ),
 

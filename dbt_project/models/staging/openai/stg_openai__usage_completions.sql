@@ -7,13 +7,9 @@ source as (
 
 ),
 
-ranked as (
+deduplicated as (
 
-    select
-        *,
-        -- the day leads the partition so that a date filter on the view reaches the raw table
-        row_number() over (partition by bucket_date, row_key order by bucket_start desc) as row_rank
-    from source
+    {{ latest_rows('source') }}
 
 ),
 
@@ -46,8 +42,7 @@ renamed as (
         ) as uncached_input_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         coalesce(num_model_requests, 0) as request_count
-    from ranked
-    where row_rank = 1
+    from deduplicated
 
 )
 
