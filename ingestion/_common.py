@@ -69,7 +69,8 @@ def unix_seconds(day: dt.date) -> int:
 
 class RowKeys:
     """md5 over the bucket and its grouping dimensions; a repeated combination gets an occurrence suffix so that
-    two rows the API sent are never merged into one by the primary key."""
+    two rows the API sent are never merged into one by the primary key. One instance per bucket: memory stays flat
+    however long the window."""
 
     def __init__(self) -> None:
         self._seen: Counter[str] = Counter()
@@ -173,12 +174,11 @@ def daily_bucket_resource(name: str, window: SourceWindow, fetch: Callable[[dt.d
 
 def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,
                  enabled: bool = True) -> Iterator[pa.Table]:
-    """Every page of an endpoint, parsed into rows (`parse(body, where, keys)`) and yielded as one Arrow table each."""
+    """Every page of an endpoint, parsed into rows (`parse(body, where)`) and yielded as one Arrow table each."""
     if not enabled:
         logger.warning(f"{endpoint.provider}: no admin key configured, skipping {endpoint.path}")
         return
-    keys = RowKeys()
     for page_number, body in iter_pages(client, endpoint, params):
-        rows = parse(body, endpoint.describe(page_number), keys)
+        rows = parse(body, endpoint.describe(page_number))
         if rows:
             yield to_table(rows, schema)

@@ -86,9 +86,10 @@ def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt
         yield start, end, bucket["results"]
 
 
-def usage_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
     rows = []
     for start, end, results in _buckets(body, where):
+        keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
             cache = r.get("cache_creation") or {}
@@ -119,9 +120,10 @@ def usage_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str
     return rows
 
 
-def cost_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
     rows = []
     for start, end, results in _buckets(body, where):
+        keys = RowKeys()
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
             dims = [str_field(r, k, here) for k in ("workspace_id", "description", "cost_type", "model", "token_type",

@@ -82,9 +82,10 @@ def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt
                bucket["results"])
 
 
-def usage_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
     rows = []
     for start, end, results in _buckets(body, where):
+        keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
             dims = {k: str_field(r, k, here) for k in ("project_id", "user_id", "api_key_id", "model", "service_tier")}
@@ -100,9 +101,10 @@ def usage_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str
     return rows
 
 
-def cost_rows(body: dict[str, Any], where: str, keys: RowKeys) -> list[dict[str, Any]]:
+def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
     rows = []
     for start, end, results in _buckets(body, where):
+        keys = RowKeys()
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
             amount = r.get("amount")

@@ -26,6 +26,10 @@ def warehouse_kind() -> str:
     return os.environ.get("WAREHOUSE", "duckdb").strip().lower()
 
 
+def duckdb_memory_limit() -> str:
+    return os.environ.get("DUCKDB_MEMORY_LIMIT", "4GB")
+
+
 def warehouse_path() -> Path:
     return Path(os.environ.get("WAREHOUSE_PATH", str(DEFAULT_WAREHOUSE_PATH))).resolve()
 
@@ -47,8 +51,12 @@ class Warehouse(ConfigurableResource):
 
     def destination(self):
         if self.kind == "duckdb":
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-            return dlt.destinations.duckdb(credentials=self.duckdb_path)
+            # the same memory bound dbt uses (profiles.yml): DuckDB spills to disk instead of taking 80% of RAM
+            credentials = DuckDbCredentials(self.duckdb_path, global_config={"memory_limit": duckdb_memory_limit()})
+            return dlt.destinations.duckdb(credentials=credentials)
         return self.kind  # credentials from dlt config: DESTINATION__<KIND>__CREDENTIALS
 
     def pipeline(self, name: str, dataset: str) -> dlt.Pipeline:
