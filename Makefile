@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-# Run window (dates, UTC). Empty = the last $(DAYS) days up to yesterday.
+# Run window: first and last day (inclusive, UTC). Empty = the last $(DAYS) days up to yesterday.
 START ?=
 END   ?=
 DAYS  ?= 90

@@ -21,19 +21,20 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def resolve_window(start: Optional[str], end: Optional[str], days: int,
                    today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
-    """[start, end) from `START`/`END` (END exclusive; a date, as typed in the README) or the last `days` days."""
+    """[start, stop) from `START`/`END` (both inclusive days, as a person types them: START=2026-10-01
+    END=2026-10-31 is October) or the last `days` whole days."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     if start:
         first = dt.date.fromisoformat(start)
-        stop = dt.date.fromisoformat(end) if end else today
+        stop = dt.date.fromisoformat(end) + dt.timedelta(days=1) if end else today
     elif end:
-        stop = dt.date.fromisoformat(end)
+        stop = dt.date.fromisoformat(end) + dt.timedelta(days=1)
         first = stop - dt.timedelta(days=days)
     else:
         first, stop = default_run_window(days, today)
     stop = min(stop, today)  # today's partition does not exist until the day is over
     if stop <= first:
-        raise SystemExit(f"empty window: {first} .. {stop} (END is exclusive and cannot be after today)")
+        raise SystemExit(f"empty window: {first} .. {stop - dt.timedelta(days=1)} (the last day loadable is yesterday)")
     earliest = dt.date.fromisoformat(history_start())
     if first < earliest:
         raise SystemExit(f"START {first} is before the first partition {earliest}; set FINOPS_HISTORY_START earlier")
@@ -72,7 +73,7 @@ def _warehouse_label() -> str:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", default="", help="first day (YYYY-MM-DD); default: DAYS days ago")
-    parser.add_argument("--end", default="", help="day after the last (YYYY-MM-DD, exclusive); default: today")
+    parser.add_argument("--end", default="", help="last day (YYYY-MM-DD, inclusive); default: yesterday")
     parser.add_argument("--days", type=int, default=90)
     args = parser.parse_args(argv)
     start, end = resolve_window(args.start or None, args.end or None, args.days)

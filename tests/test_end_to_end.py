@@ -47,8 +47,10 @@ def env(tmp_path_factory):
 
 
 def make_run(env, start: dt.date, end: dt.date) -> str:
+    """`make run START=start END=<the day before end>` (the command line takes inclusive days)."""
+    last = end - dt.timedelta(days=1)
     result = subprocess.run(
-        [sys.executable, "-m", "orchestration.run", "--start", start.isoformat(), "--end", end.isoformat()],
+        [sys.executable, "-m", "orchestration.run", "--start", start.isoformat(), "--end", last.isoformat()],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -31,10 +31,12 @@ def test_default_window_is_the_last_n_whole_days():
 
 
 def test_make_run_window_arguments():
-    assert resolve_window("2026-10-01", "2026-10-31", 90, TODAY) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    # START and END are the first and last day, inclusive: October is 10-01 .. 10-31, i.e. [10-01, 11-01)
+    assert resolve_window("2026-10-01", "2026-10-31", 90, TODAY) == (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
     assert resolve_window(None, None, 7, TODAY) == (dt.date(2026, 11, 18), TODAY)
     assert resolve_window("2026-11-20", None, 90, TODAY) == (dt.date(2026, 11, 20), TODAY)
-    # END beyond today is clipped: today's partition does not exist yet
+    assert resolve_window(None, "2026-10-31", 31, TODAY) == (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
+    # END at or beyond today is clipped to yesterday: today's partition does not exist yet
     assert resolve_window("2026-11-20", "2026-12-31", 90, TODAY) == (dt.date(2026, 11, 20), TODAY)
     with pytest.raises(SystemExit, match="empty window"):
         resolve_window("2026-11-25", None, 90, TODAY)
