@@ -12,6 +12,7 @@ END   ?=
 DAYS  ?= 90
 
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1

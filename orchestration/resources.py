@@ -78,11 +78,11 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 def ensure_dbt_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing (fresh clone) or in `dagster dev`."""
-    if os.environ.get("DAGSTER_IS_DEV_CLI"):
-        dbt_project.prepare_if_dev()
-    elif not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
+    """Parse the dbt project when its manifest is missing (a fresh clone) or when `dagster dev` (re)loads code.
+
+    Done with our own dbt resource (the venv's dbt), not DbtProject's preparer, which looks for `dbt` on PATH."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI") or not dbt_project.manifest_path.exists():
+        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
 
 
