@@ -107,7 +107,7 @@ final as (
         resolved.is_billed_without_usage,
         case
             when people.email is not null then people.email
-            when resolved.api_key_name is not null then 'service:' || resolved.api_key_name
+            when resolved.api_key_name is not null then {{ dbt.concat(["'service:'", 'resolved.api_key_name']) }}
             else 'unallocated'
         end as principal_id,
         case
