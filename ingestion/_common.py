@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
@@ -34,22 +35,34 @@ def today_utc() -> dt.date:
     return dt.datetime.now(UTC).date()
 
 
-def bucket_cursor(start_date: Any, end_date: Any, lookback_days: int) -> dlt.sources.incremental:
-    """The incremental cursor on `bucket_date` for one resource.
+def date_cursor(field: str, window: "SourceWindow") -> dlt.sources.incremental:
+    """The incremental cursor on a date column for one resource.
 
     Bounded (an end date, as Dagster partitions give): exactly [start - lookback, end), no state involved, so
     backfills can run in any order. Unbounded: from the last loaded day minus the lookback (dlt's `lag`, in days for
     a date cursor) to today; the first run starts `start_date` or 90 days ago. Deduplication on the boundary is
-    off (`primary_key=()`): re-fetched days replace what was loaded (merge key `bucket_date`).
+    off (`primary_key=()`): re-fetched days replace or update what was loaded.
     """
-    start = as_date(start_date)
-    end = as_date(end_date)
+    start = as_date(window.start_date)
+    end = as_date(window.end_date)
     if end is not None:
-        start = (start or end - dt.timedelta(days=1)) - dt.timedelta(days=lookback_days)
-        return dlt.sources.incremental("bucket_date", initial_value=start, end_value=end, range_end="open",
-                                       primary_key=())
+        start = (start or end - dt.timedelta(days=1)) - dt.timedelta(days=window.lookback_days)
+        return dlt.sources.incremental(field, initial_value=start, end_value=end, range_end="open", primary_key=())
     start = start or today_utc() - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
-    return dlt.sources.incremental("bucket_date", initial_value=start, lag=lookback_days, primary_key=())
+    return dlt.sources.incremental(field, initial_value=start, lag=window.lookback_days, primary_key=())
+
+
+def parse_timestamp(value: Any, where: str) -> Optional[dt.datetime]:
+    """RFC 3339 / ISO 8601 in any of our APIs' spellings ("Z", "+00:00", Jira's ".000+0000") -> aware UTC."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise MalformedResponseError(f"{where}: {value!r} is not a timestamp") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def window_of(cursor: dlt.sources.incremental) -> tuple[dt.date, dt.date]:
@@ -160,20 +173,32 @@ class SourceWindow:
     page_size_days: int
 
 
-def daily_bucket_resource(name: str, window: SourceWindow, fetch: Callable[[dt.date, dt.date], Iterator[pa.Table]]):
+def daily_bucket_resource(name: str, window: SourceWindow, schema: pa.Schema,
+                          fetch: Callable[[dt.date, dt.date], Iterator[pa.Table]]):
     """A dlt resource over daily buckets: incremental on `bucket_date`, merged by day (a re-fetched day replaces
-    itself). `fetch(start, end)` yields Arrow tables for [start, end).
+    itself). `fetch(start, end)` yields Arrow tables for [start, end). A run that fetched nothing (an empty window,
+    a provider without a key) still yields the empty table, so the warehouse always has every table dbt reads.
 
     The merge key is the day alone, deliberately without a primary key: dlt would then delete on "same key OR same
     day", which DuckDB answers with a nested loop over the whole table (minutes on a large organisation), while the
     day alone is a hash semi-join. `row_key` stays unique by construction (`RowKeys`) and a dbt test checks it."""
 
     @dlt.resource(name=name, merge_key="bucket_date", write_disposition=MERGE_BY_DAY)
-    def resource(cursor=bucket_cursor(window.start_date, window.end_date, window.lookback_days)) -> Iterator[pa.Table]:
+    def resource(cursor=date_cursor("bucket_date", window)) -> Iterator[pa.Table]:
         start, end = window_of(cursor)
-        yield from fetch(start, end)
+        yield from with_empty_table(fetch(start, end), schema)
 
     return resource
+
+
+def with_empty_table(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The tables, or one empty table of the schema when there are none (dlt creates tables from empty Arrow)."""
+    empty = True
+    for table in tables:
+        empty = False
+        yield table
+    if empty:
+        yield schema.empty_table()
 
 
 def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,

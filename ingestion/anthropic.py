@@ -160,7 +160,7 @@ def anthropic_source(
     session: Optional[requests.Session] = None,
 ):
     """Usage and cost for [start_date - lookback_days, end_date); without an end date, incremental from the last
-    loaded day (see `bucket_cursor`).
+    loaded day (see `date_cursor`).
 
     `connection` defaults to the configured one (`SOURCES__ANTHROPIC__ADMIN_API_KEY`, `SOURCES__ANTHROPIC__BASE_URL`,
     or the demo); `session` lets tests put a transport of their own under the real client. A plain function on
@@ -187,7 +187,7 @@ def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session:
         return pages
 
     usage_messages = daily_bucket_resource(
-        "usage_messages", window, fetch(USAGE_PATH, USAGE_GROUP_BY, usage_rows, USAGE_SCHEMA))
+        "usage_messages", window, USAGE_SCHEMA, fetch(USAGE_PATH, USAGE_GROUP_BY, usage_rows, USAGE_SCHEMA))
     cost_report = daily_bucket_resource(
-        "cost_report", window, fetch(COST_PATH, COST_GROUP_BY, cost_rows, COST_SCHEMA))
+        "cost_report", window, COST_SCHEMA, fetch(COST_PATH, COST_GROUP_BY, cost_rows, COST_SCHEMA))
     return usage_messages, model_refs_resource("anthropic", usage_messages), cost_report

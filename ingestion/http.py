@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import requests
 from dlt.sources.helpers.requests import Client
@@ -55,37 +55,42 @@ class Endpoint:
         return f"{self.provider} {self.path} (page {page_number})"
 
 
-class HasMorePaginator(BasePaginator):
-    """`page=<next_page>` until `has_more` is false or `next_page` is null.
+class BodyCursorPaginator(BasePaginator):
+    """Follows a cursor found in the response body, sent back as a query parameter.
 
-    Refuses a cursor it has already followed (a repeating cursor would duplicate or never end).
+    Anthropic/OpenAI: `page=<next_page>` while `has_more`; Jira: `nextPageToken=<nextPageToken>` until it is absent
+    or `isLast`. Refuses a cursor it has already followed (a repeating cursor would duplicate pages or never end).
     """
 
-    def __init__(self, cursor_param: str = "page") -> None:
+    def __init__(self, cursor_param: str = "page", cursor_key: str = "next_page",
+                 has_more_key: Optional[str] = "has_more", is_last_key: Optional[str] = None) -> None:
         super().__init__()
-        self.cursor_param = cursor_param
+        self.cursor_param, self.cursor_key = cursor_param, cursor_key
+        self.has_more_key, self.is_last_key = has_more_key, is_last_key
         self._cursor: Optional[str] = None
         self._seen: set[str] = set()
 
     def update_state(self, response: requests.Response, data: Optional[list[Any]] = None) -> None:
         body = data[0] if data else None
         if not isinstance(body, Mapping):
-            # shape errors are reported by the resource with full context; stop paging here
+            # shape errors are reported by iter_pages with full context; stop paging here
             self._has_next_page = False
             return
-        next_page = body.get("next_page")
-        has_more = body.get("has_more")
-        if has_more and next_page:
-            if next_page in self._seen:
+        cursor = body.get(self.cursor_key)
+        more = bool(cursor)
+        if self.has_more_key is not None:
+            more = more and bool(body.get(self.has_more_key))
+        if self.is_last_key is not None:
+            more = more and not body.get(self.is_last_key)
+        if more:
+            if cursor in self._seen:
                 raise PaginationLoopError(
-                    f"{response.request.method} {response.url.split('?')[0]}: next_page cursor repeated "
+                    f"{response.request.method} {response.url.split('?')[0]}: {self.cursor_key} cursor repeated "
                     f"after {len(self._seen)} pages; refusing to loop"
                 )
-            self._seen.add(next_page)
-            self._cursor = next_page
-            self._has_next_page = True
-        else:
-            self._has_next_page = False
+            self._seen.add(cursor)
+            self._cursor = cursor
+        self._has_next_page = more
 
     def update_request(self, request: Any) -> None:
         if request.params is None:
@@ -93,7 +98,7 @@ class HasMorePaginator(BasePaginator):
         request.params[self.cursor_param] = self._cursor
 
     def __str__(self) -> str:
-        return "HasMorePaginator(next_page/has_more)"
+        return f"BodyCursorPaginator({self.cursor_key} -> {self.cursor_param})"
 
 
 def make_session(demo_adapter: Optional[requests.adapters.BaseAdapter] = None, mount_prefix: str = "") -> requests.Session:
@@ -115,19 +120,56 @@ def make_rest_client(
         base_url=base_url,
         headers=headers or {},
         auth=auth,
-        paginator=HasMorePaginator(),
+        paginator=BodyCursorPaginator(),
         data_selector="$",
         session=session or make_session(),
     )
 
 
-def iter_pages(client: RESTClient, endpoint: Endpoint, params: dict[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def data_envelope(body: Any) -> Optional[str]:
+    """Anthropic/OpenAI pages: an object with a `data` list. Returns what is wrong, or None."""
+    if isinstance(body, Mapping) and isinstance(body.get("data"), list):
+        return None
+    return f"expected an object with a 'data' list, got {_shape(body)}"
+
+
+def json_list(body: Any) -> Optional[str]:
+    """GitHub list pages: a JSON array of objects."""
+    if isinstance(body, list) and all(isinstance(item, Mapping) for item in body):
+        return None
+    return f"expected a list of objects, got {_shape(body)}"
+
+
+def json_mapping(body: Any) -> Optional[str]:
+    """A single JSON object (detail endpoints)."""
+    return None if isinstance(body, Mapping) else f"expected an object, got {_shape(body)}"
+
+
+def json_object(key: str) -> Callable[[Any], Optional[str]]:
+    """Pages that are an object holding a list under `key` (Jira's `issues`)."""
+
+    def check(body: Any) -> Optional[str]:
+        if isinstance(body, Mapping) and isinstance(body.get(key), list):
+            return None
+        return f"expected an object with an '{key}' list, got {_shape(body)}"
+
+    return check
+
+
+def iter_pages(
+    client: RESTClient,
+    endpoint: Endpoint,
+    params: dict[str, Any],
+    expect: Callable[[Any], Optional[str]] = data_envelope,
+    paginator: Optional[BasePaginator] = None,
+) -> Iterator[tuple[int, Any]]:
     """Yield (page_number, body) for every page, with clear errors for bad statuses and bad bodies.
 
     HTTP errors surface only after dlt's retry layer gave up. Keys travel in headers and never appear in messages.
     """
     page_number = 0
-    pages = client.paginate(endpoint.path, params=params, hooks={"response": [_raise_for_status(endpoint)]})
+    pages = client.paginate(endpoint.path, params=params, paginator=paginator,
+                            hooks={"response": [_raise_for_status(endpoint)]})
     while True:
         page_number += 1
         try:
@@ -139,13 +181,23 @@ def iter_pages(client: RESTClient, endpoint: Endpoint, params: dict[str, Any]) -
                 f"{endpoint.describe(page_number)}: response body is not valid JSON ({exc.msg}, char {exc.pos}); "
                 "nothing from this run was loaded"
             ) from None
-        body = page[0] if len(page) == 1 else None
-        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
-            raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}: expected an object with a 'data' list, got "
-                f"{_shape(body if body is not None else list(page))}; nothing from this run was loaded"
-            )
+        # the client selects "$": an object body arrives as [body], a JSON array as its items
+        is_array = page.response.content.lstrip()[:1] == b"["
+        body = list(page) if is_array else (page[0] if len(page) == 1 else list(page))
+        problem = expect(body)
+        if problem:
+            raise MalformedResponseError(f"{endpoint.describe(page_number)}: {problem}; nothing from this run was loaded")
         yield page_number, body
+
+
+def get_json(client: RESTClient, endpoint: Endpoint, params: Optional[dict[str, Any]] = None,
+             expect: Callable[[Any], Optional[str]] = data_envelope) -> Any:
+    """One GET (no paging), with the same retries, status handling and shape check as `iter_pages`."""
+    from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
+
+    for _, body in iter_pages(client, endpoint, params or {}, expect, paginator=SinglePagePaginator()):
+        return body
+    raise MalformedResponseError(f"{endpoint.describe(1)}: no response body")
 
 
 def _raise_for_status(endpoint: Endpoint):

@@ -156,7 +156,7 @@ def _openai(window: SourceWindow, conn: settings.ProviderConnection, session: Op
         return pages
 
     usage_completions = daily_bucket_resource(
-        "usage_completions", window, fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, USAGE_SCHEMA))
+        "usage_completions", window, USAGE_SCHEMA, fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, USAGE_SCHEMA))
     costs = daily_bucket_resource(
-        "costs", window, fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, COST_SCHEMA))
+        "costs", window, COST_SCHEMA, fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, COST_SCHEMA))
     return usage_completions, model_refs_resource("openai", usage_completions), costs

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import dlt
+import pyarrow as pa
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ class Team:
     id: str
     name: str
     cost_center: Optional[str] = None
+    repositories: tuple[str, ...] = ()  # "owner/name" on GitHub: the team's deploys are the team's output
+    jira_projects: tuple[str, ...] = ()  # Jira project keys the team works in
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,25 @@ def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirecto
             raise fail(f"{where} is missing '{key}'")
         return str(value).strip()
 
+    def strings(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = entry.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise fail(f"{where}: '{key}' must be a list of names")
+        return tuple(v.strip() for v in value)
+
     teams: list[Team] = []
     for i, t in enumerate(items("teams")):
-        teams.append(Team(id=need(t, "id", f"teams[{i}]"), name=str(t.get("name") or t["id"]), cost_center=t.get("cost_center")))
+        where = f"teams[{i}]"
+        team_id = need(t, "id", where)
+        repositories = tuple(r.lower() for r in strings(t, "repositories", where))
+        for repo in repositories:
+            if repo.count("/") != 1:
+                raise fail(f"{where}: repository '{repo}' must be written owner/name")
+        teams.append(Team(id=team_id, name=str(t.get("name") or team_id), cost_center=t.get("cost_center"),
+                          repositories=repositories, jira_projects=strings(t, "jira_projects", where)))
     team_ids = _unique([t.id for t in teams], "team id", fail)
+    _unique([r for t in teams for r in t.repositories], "repository (a repository has one owning team)", fail)
+    _unique([k for t in teams for k in t.jira_projects], "Jira project (a project has one owning team)", fail)
 
     projects: list[Project] = []
     for i, p in enumerate(items("projects")):
@@ -142,8 +160,10 @@ def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirecto
         identities = p.get("identities") or {}
         if not isinstance(identities, dict):
             raise fail(f"{where}: 'identities' must be a mapping of tool -> id")
+        # GitHub logins are case-insensitive; every other tool's id is kept as written
         people.append(Person(email=email, name=str(p.get("name") or email), team=team,
-                             identities={str(k): str(v) for k, v in identities.items() if v is not None}))
+                             identities={str(k): (str(v).lower() if k == "github" else str(v))
+                                         for k, v in identities.items() if v is not None}))
     emails = _unique([p.email for p in people], "person email", fail)
     seen_identities: dict[tuple[str, str], str] = {}
     for person in people:
@@ -203,42 +223,52 @@ def _unique(values: Iterable[str], what: str, fail) -> set[str]:
 
 
 def org_directory_source(org_directory_file: Optional[str] = None):
-    """The org directory as five small tables, replaced on every load (the YAML file is the source of truth)."""
+    """The org directory as small tables, replaced on every load (the YAML file is the source of truth)."""
     return _org_directory(load_org_directory(org_directory_file))
+
+
+def _table(rows: list[dict[str, Any]], *columns: str, key: tuple[str, ...] = ()) -> pa.Table:
+    """Rows as an Arrow table of string columns (an empty list still makes the table, so dbt always finds it)."""
+    schema = pa.schema([pa.field(c, pa.string(), nullable=c not in key) for c in columns])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 @dlt.source(name="org_directory")
 def _org_directory(org: OrgDirectory):
-
-    @dlt.resource(name="teams", write_disposition="replace", primary_key="team_id")
+    @dlt.resource(name="teams", write_disposition="replace")
     def teams():
-        yield [{"team_id": t.id, "team_name": t.name, "cost_center": t.cost_center} for t in org.teams]
+        yield _table([{"team_id": t.id, "team_name": t.name, "cost_center": t.cost_center} for t in org.teams],
+                     "team_id", "team_name", "cost_center", key=("team_id",))
 
-    @dlt.resource(name="projects", write_disposition="replace", primary_key="project_id")
+    @dlt.resource(name="team_repositories", write_disposition="replace")
+    def team_repositories():
+        yield _table([{"repository": r, "team_id": t.id} for t in org.teams for r in t.repositories],
+                     "repository", "team_id", key=("repository", "team_id"))
+
+    @dlt.resource(name="team_jira_projects", write_disposition="replace")
+    def team_jira_projects():
+        yield _table([{"jira_project_key": k, "team_id": t.id} for t in org.teams for k in t.jira_projects],
+                     "jira_project_key", "team_id", key=("jira_project_key", "team_id"))
+
+    @dlt.resource(name="projects", write_disposition="replace")
     def projects():
-        yield [{"project_id": p.id, "project_name": p.name, "team_id": p.team} for p in org.projects]
+        yield _table([{"project_id": p.id, "project_name": p.name, "team_id": p.team} for p in org.projects],
+                     "project_id", "project_name", "team_id", key=("project_id", "team_id"))
 
-    @dlt.resource(name="people", write_disposition="replace", primary_key="email")
+    @dlt.resource(name="people", write_disposition="replace")
     def people():
-        yield [{"email": p.email, "full_name": p.name, "team_id": p.team} for p in org.people]
+        yield _table([{"email": p.email, "full_name": p.name, "team_id": p.team} for p in org.people],
+                     "email", "full_name", "team_id", key=("email", "team_id"))
 
-    @dlt.resource(name="identities", write_disposition="replace", primary_key=("tool", "external_id"))
+    @dlt.resource(name="identities", write_disposition="replace")
     def identities():
-        yield [
-            {"email": p.email, "tool": tool, "external_id": external_id}
-            for p in org.people
-            for tool, external_id in sorted(p.identities.items())
-        ]
+        yield _table([{"email": p.email, "tool": tool, "external_id": external_id}
+                      for p in org.people for tool, external_id in sorted(p.identities.items())],
+                     "email", "tool", "external_id", key=("email", "tool", "external_id"))
 
-    @dlt.resource(
-        name="provider_accounts",
-        write_disposition="replace",
-        primary_key=("provider", "account_kind", "account_id"),
-        columns={c: {"data_type": "text", "nullable": True}
-                 for c in ("account_name", "project_id", "team_id", "email", "environment", "use_case")},
-    )
+    @dlt.resource(name="provider_accounts", write_disposition="replace")
     def provider_accounts():
-        yield [
+        yield _table([
             {
                 "provider": a.provider,
                 "account_kind": a.kind,
@@ -251,6 +281,7 @@ def _org_directory(org: OrgDirectory):
                 "use_case": a.use_case,
             }
             for a in org.provider_accounts
-        ]
+        ], "provider", "account_kind", "account_id", "account_name", "project_id", "team_id", "email", "environment",
+            "use_case", key=("provider", "account_kind", "account_id"))
 
-    return teams, projects, people, identities, provider_accounts
+    return teams, team_repositories, team_jira_projects, projects, people, identities, provider_accounts

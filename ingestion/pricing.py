@@ -175,16 +175,23 @@ def resolve_model(provider: str, model_ref: str) -> dict[str, Optional[str]]:
     return {"price_provider": found_provider.id, "price_model_id": model.id, "price_model_name": model.name}
 
 
+MODEL_REFS_SCHEMA = pa.schema([
+    pa.field("provider", pa.string(), nullable=False),
+    pa.field("model_ref", pa.string(), nullable=False),
+    ("price_provider", pa.string()),
+    ("price_model_id", pa.string()),
+    ("price_model_name", pa.string()),
+])
+
+
 def model_refs_resource(provider: str, parent: Any, model_column: str = "model") -> Any:
     """A transformer on a usage resource: the distinct model ids of each page, resolved against the price book."""
 
     @dlt.transformer(data_from=parent, name="model_refs", write_disposition="merge",
-                     primary_key=("provider", "model_ref"),
-                     columns={"price_provider": {"data_type": "text", "nullable": True},
-                              "price_model_id": {"data_type": "text", "nullable": True},
-                              "price_model_name": {"data_type": "text", "nullable": True}})
+                     primary_key=("provider", "model_ref"))
     def model_refs(page: pa.Table):
         refs = sorted({m for m in page.column(model_column).to_pylist() if m})
-        yield [{"provider": provider, "model_ref": ref, **resolve_model(provider, ref)} for ref in refs]
+        rows = [{"provider": provider, "model_ref": ref, **resolve_model(provider, ref)} for ref in refs]
+        yield pa.Table.from_pylist(rows, schema=MODEL_REFS_SCHEMA)
 
     return model_refs

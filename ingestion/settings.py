@@ -17,13 +17,15 @@ import requests
 
 from ingestion import http
 
-PROVIDERS = ("anthropic", "openai")
+PROVIDERS = ("anthropic", "openai", "github", "jira")
+# the secret each source authenticates with: SOURCES__<PROVIDER>__<NAME> or [sources.<provider>] in secrets.toml
+SECRET_NAMES = {"anthropic": "admin_api_key", "openai": "admin_api_key", "github": "token", "jira": "api_token"}
 DEFAULT_LOOKBACK_DAYS = 3
 
 
 def provider_key(provider: str) -> Optional[str]:
-    """The admin key from env (`SOURCES__<PROVIDER>__ADMIN_API_KEY`) or `.dlt/secrets.toml`; never logged."""
-    value = dlt.secrets.get(f"sources.{provider}.admin_api_key", str)
+    """The provider's key from env (e.g. `SOURCES__ANTHROPIC__ADMIN_API_KEY`) or `.dlt/secrets.toml`; never logged."""
+    value = dlt.secrets.get(f"sources.{provider}.{SECRET_NAMES[provider]}", str)
     return str(value) if value else None
 
 
@@ -49,6 +51,7 @@ class ProviderConnection:
     base_url: str
     api_key: Optional[str]
     demo: bool
+    username: Optional[str] = None  # Jira: the account email that goes with the API token
 
     @property
     def enabled(self) -> bool:
@@ -60,15 +63,19 @@ class ProviderConnection:
 
 
 def connection(provider: str) -> ProviderConnection:
+    from ingestion.demo.output_server import DEMO_GITHUB_URL, DEMO_JIRA_EMAIL, DEMO_JIRA_URL
     from ingestion.demo.server import DEMO_ANTHROPIC_URL, DEMO_API_KEY, DEMO_OPENAI_URL
 
     if finops_mode() == "demo":
-        url = {"anthropic": DEMO_ANTHROPIC_URL, "openai": DEMO_OPENAI_URL}[provider]
-        return ProviderConnection(provider, url, DEMO_API_KEY, demo=True)
+        url = {"anthropic": DEMO_ANTHROPIC_URL, "openai": DEMO_OPENAI_URL, "github": DEMO_GITHUB_URL,
+               "jira": DEMO_JIRA_URL}[provider]
+        return ProviderConnection(provider, url, DEMO_API_KEY, demo=True,
+                                  username=DEMO_JIRA_EMAIL if provider == "jira" else None)
     base_url = dlt.config.get(f"sources.{provider}.base_url", str)
     if not base_url:
         raise ValueError(f"sources.{provider}.base_url is not configured (SOURCES__{provider.upper()}__BASE_URL)")
-    return ProviderConnection(provider, base_url.rstrip("/"), provider_key(provider), demo=False)
+    username = dlt.config.get(f"sources.{provider}.email", str) if provider == "jira" else None
+    return ProviderConnection(provider, base_url.rstrip("/"), provider_key(provider), demo=False, username=username)
 
 
 def demo_seed() -> int:
@@ -91,8 +98,26 @@ def demo_world():
     return _world(str(default_org_directory_path()), demo_seed(), today)
 
 
+@lru_cache(maxsize=4)
+def _engineering(org_path: str, seed: int, today: dt.date):
+    from ingestion.demo.engineering import DemoEngineering
+    from ingestion.org_directory import load_org_directory
+
+    return DemoEngineering(load_org_directory(org_path), seed=seed, today=today)
+
+
+def demo_engineering():
+    """The demo organisation's pull requests, deployments and Jira issues, as of today (UTC)."""
+    from ingestion.org_directory import default_org_directory_path
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    return _engineering(str(default_org_directory_path()), demo_seed(), today)
+
+
 def demo_adapter(provider: str):
+    from ingestion.demo.output_server import GitHubDemoAdapter, JiraDemoAdapter
     from ingestion.demo.server import AnthropicDemoAdapter, OpenAIDemoAdapter
 
-    world = demo_world()
-    return {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](world)
+    if provider in ("github", "jira"):
+        return {"github": GitHubDemoAdapter, "jira": JiraDemoAdapter}[provider](demo_engineering())
+    return {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](demo_world())

@@ -26,6 +26,9 @@ BASE_TEAMS = [
     ("data-science", "Data Science", ["forecasting"]),
     ("growth", "Growth", ["support-bot", "marketing-copy"]),
 ]
+JIRA_KEYS = {"platform": "PLAT", "payments": "PAY", "search": "SRCH", "mobile": "MOB", "data-science": "DS",
+             "growth": "GRW"}
+GITHUB_ORG = "northwind"
 
 FIRST = ["Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jun", "Kofi", "Lea", "Mateo", "Nia",
          "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wen", "Xavi", "Yara", "Zoe"]
@@ -58,7 +61,10 @@ def build_demo_org(developers: int = 50, seed: int = 7) -> dict[str, Any]:
     teams = _teams_for(developers)
     doc: dict[str, Any] = {
         "organization": "Northwind Robotics (demo)",
-        "teams": [{"id": t, "name": n, "cost_center": f"CC-{1000 + i}"} for i, (t, n, _) in enumerate(teams)],
+        "teams": [{"id": t, "name": n, "cost_center": f"CC-{1000 + i}",
+                   "repositories": [f"{GITHUB_ORG}/{p}" for p in projects],
+                   "jira_projects": [JIRA_KEYS.get(t, f"T{i:03d}")]}
+                  for i, (t, n, projects) in enumerate(teams)],
         "projects": [],
         "people": [],
         "provider_accounts": [],
@@ -101,6 +107,11 @@ def build_demo_org(developers: int = 50, seed: int = 7) -> dict[str, Any]:
             person: dict[str, Any] = {"email": email, "name": f"{first} {last}", "team": team_id, "identities": {}}
             if rng.random() < 0.7:
                 person["identities"]["openai"] = provider_id("user-", email, length=24)
+            # most engineers are mapped in GitHub and Jira; the rest show up as unallocated output
+            if rng.random() < 0.92:
+                person["identities"]["github"] = handle.replace(".", "-")
+            if rng.random() < 0.9:
+                person["identities"]["jira"] = provider_id("", "jira", email, length=24)
             if rng.random() < 0.8:
                 accounts.append({"provider": "anthropic", "kind": "api_key", "id": provider_id("apikey_01", email),
                                  "name": f"{handle}-dev", "person": email, "environment": "dev", "use_case": "api"})
