@@ -77,11 +77,22 @@ class Warehouse(ConfigurableResource):
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=warehouse_kind())
 
 
+def _manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.suffix in (".sql", ".yml", ".yaml"))
+    return any(p.stat().st_mtime > built for p in sources)
+
+
 def ensure_dbt_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing (a fresh clone) or when `dagster dev` (re)loads code.
+    """Parse the dbt project when its manifest is missing (a fresh clone) or older than any model, macro or test.
 
     Done with our own dbt resource (the venv's dbt), not DbtProject's preparer, which looks for `dbt` on PATH."""
-    if os.environ.get("DAGSTER_IS_DEV_CLI") or not dbt_project.manifest_path.exists():
+    if _manifest_is_stale():
         dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
 

@@ -21,13 +21,16 @@ import pytest  # noqa: E402
 import requests  # noqa: E402
 from requests.adapters import BaseAdapter  # noqa: E402
 
+from ingestion.demo.engineering import DemoEngineering  # noqa: E402
 from ingestion.demo.generator import DemoWorld  # noqa: E402
+from ingestion.demo.output_server import DEMO_JIRA_EMAIL, GitHubDemoAdapter, JiraDemoAdapter  # noqa: E402
 from ingestion.demo.server import DEMO_API_KEY, AnthropicDemoAdapter, OpenAIDemoAdapter  # noqa: E402
 from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory  # noqa: E402
 from ingestion.settings import ProviderConnection  # noqa: E402
 
 TODAY = dt.date(2026, 11, 20)
-TEST_URLS = {"anthropic": "https://anthropic.test", "openai": "https://openai.test/v1"}
+TEST_URLS = {"anthropic": "https://anthropic.test", "openai": "https://openai.test/v1",
+             "github": "https://github.test/api/v3", "jira": "https://jira.test"}
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +41,11 @@ def demo_org():
 @pytest.fixture(scope="session")
 def world(demo_org) -> DemoWorld:
     return DemoWorld(demo_org, seed=42, today=TODAY)
+
+
+@pytest.fixture(scope="session")
+def engineering(demo_org) -> DemoEngineering:
+    return DemoEngineering(demo_org, seed=42, today=TODAY)
 
 
 @dataclass
@@ -86,15 +94,18 @@ class ScriptedTransport(BaseAdapter):
 
 
 @pytest.fixture
-def transport(world) -> Callable[[str, Optional[dict]], tuple[ProviderConnection, requests.Session, ScriptedTransport]]:
+def transport(world, engineering) -> Callable[[str, Optional[dict]], tuple[ProviderConnection, requests.Session, ScriptedTransport]]:
     """(connection, session, scripted transport) for a provider, speaking the demo's API behind a test URL."""
     from ingestion.http import make_session
 
     def build(provider: str, faults: Optional[dict] = None):
         url = TEST_URLS[provider]
-        inner = {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](world, url)
-        scripted = ScriptedTransport(inner, faults or {})
-        connection = ProviderConnection(provider, url, DEMO_API_KEY, demo=False)
+        adapters = {"anthropic": (AnthropicDemoAdapter, world), "openai": (OpenAIDemoAdapter, world),
+                    "github": (GitHubDemoAdapter, engineering), "jira": (JiraDemoAdapter, engineering)}
+        adapter, demo = adapters[provider]
+        scripted = ScriptedTransport(adapter(demo, url), faults or {})
+        connection = ProviderConnection(provider, url, DEMO_API_KEY, demo=False,
+                                        username=DEMO_JIRA_EMAIL if provider == "jira" else None)
         return connection, make_session(scripted, url), scripted
 
     return build

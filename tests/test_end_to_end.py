@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.demo.engineering import DemoEngineering
 from ingestion.demo.generator import UNKNOWN_OPENAI_PROJECT, DemoWorld
 from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory
 
@@ -83,6 +84,48 @@ def first_run(env):
 @pytest.fixture(scope="module")
 def world():
     return DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def engineering():
+    return DemoEngineering(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY)
+
+
+def test_engineering_output_matches_the_demo_records(env, first_run, engineering):
+    org = load_org_directory(DEMO_ORG_DIRECTORY)
+    first, stop = LOADED_DAYS[0], LOADED_DAYS[-1] + dt.timedelta(days=1)
+    repos = [r for t in org.teams for r in t.repositories]
+    merged = [p for r in repos for p in engineering.pull_requests(r) if p.merged_at and first <= p.merged_at.date() < stop]
+    tickets = engineering.tickets({k for t in org.teams for k in t.jira_projects}, first, stop)
+    deploys = [d for r in repos for d in engineering.deployments(r) if first <= d.created_at.date() < stop]
+    [(prs, lines, closed, points, deployments, successes)] = scalar(env, """
+        select sum(prs_merged), sum(lines_added + lines_deleted), sum(tickets_closed), sum(story_points),
+               sum(deployments), sum(successful_deployments)
+        from marts.fct_engineering_output_daily""")
+    assert prs == len(merged) > 0
+    assert lines == sum(p.additions + p.deletions for p in merged)
+    assert closed == len(tickets) > 0
+    assert points == sum(t.story_points or 0 for t in tickets)
+    assert deployments == len(deploys) > 0
+    assert successes == sum(1 for d in deploys if d.statuses[0][0] == "success")
+
+
+def test_unit_economics_marts_are_filled_and_their_numerator_is_the_spend_mart(env, first_run):
+    for mart in ("fct_unit_economics", "fct_developer_unit_economics", "fct_feature_costs", "fct_feature_attribution",
+                 "fct_engineering_output_daily"):
+        assert scalar(env, f"select count(*) from marts.{mart}")[0][0] > 0, mart
+    rows = scalar(env, """
+        select ue.team_id, ue.period_start, ue.ai_cost_usd, sum(s.billed_cost_usd)
+        from marts.fct_unit_economics ue
+        join marts.fct_team_spend_daily s on s.team_id = ue.team_id and s.usage_month = ue.period_start
+        where ue.period_type = 'month' and not ue.is_suppressed
+        group by all""")
+    assert rows and all(abs(ue - spend) < Decimal("0.000001") for _, _, ue, spend in rows)
+    # every dollar of a team's month is either attributed to features, unattributed, or not a person's
+    [(gap,)] = scalar(env, """
+        select max(abs(ai_cost_usd - attributed_to_epics_usd - attributed_no_epic_usd - unattributed_person_usd
+                       - non_person_usd)) from marts.fct_feature_attribution""")
+    assert gap < Decimal("0.000001")
 
 
 def test_the_run_ends_with_a_readable_summary(first_run):

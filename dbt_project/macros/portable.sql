@@ -46,3 +46,20 @@
     ) as ranked
     where row_rank = 1
 {%- endmacro %}
+
+{#- 0 .. n-1 as column `n`, from a cross join of digits: portable, no generate_series. -#}
+{% macro integer_series(n) -%}
+    {%- set places = (n | string) | length -%}
+    select
+        {% for i in range(places) %}d{{ i }}.digit * {{ 10 ** i }}{% if not loop.last %} + {% endif %}{% endfor %} as n
+    from
+        {% for i in range(places) %}
+        (select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
+         union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as d{{ i }}
+        {%- if not loop.last %} cross join{% endif %}
+        {% endfor %}
+    where {% for i in range(places) %}d{{ i }}.digit * {{ 10 ** i }}{% if not loop.last %} + {% endif %}{% endfor %} < {{ n }}
+{%- endmacro %}
+
+{#- A date literal from a var or a string. -#}
+{% macro date_literal(value) -%}cast('{{ value }}' as date){%- endmacro %}

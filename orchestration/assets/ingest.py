@@ -14,6 +14,8 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import settings
 from ingestion.anthropic import anthropic_source
+from ingestion.github import github_source
+from ingestion.jira import jira_source
 from ingestion.openai import openai_source
 from ingestion.org_directory import DEMO_ORG_DIRECTORY, org_directory_source
 from ingestion.pricing import pricing_source
@@ -23,6 +25,8 @@ from orchestration.resources import Warehouse
 SOURCE_DESCRIPTIONS = {
     "anthropic": "Anthropic Admin API (usage report, cost report)",
     "openai": "OpenAI Administration API (completions usage, costs)",
+    "github": "GitHub (merged pull requests, production deployments)",
+    "jira": "Jira Cloud (resolved issues)",
     "org_directory": "The org directory (people, teams, projects, provider accounts)",
     "pricing": "List prices from genai-prices",
 }
@@ -61,7 +65,8 @@ def _provider_assets(provider: str, make_source: Callable, dataset: str):
         lookback = settings.lookback_days()
         connection = settings.connection(provider)
         context.log.info(
-            f"{provider}: {'demo organisation' if connection.demo else connection.base_url}, "
+            f"{provider}: {'demo organisation' if connection.demo else connection.base_url}"
+            f"{'' if connection.enabled else ' (no credentials configured: loads nothing)'}, "
             f"days {start}..{end} (exclusive) plus {lookback} lookback day(s) for restatements"
         )
         source = make_source(start_date=start, end_date=end, lookback_days=lookback, connection=connection)
@@ -72,6 +77,8 @@ def _provider_assets(provider: str, make_source: Callable, dataset: str):
 
 anthropic_assets = _provider_assets("anthropic", anthropic_source, "raw_anthropic")
 openai_assets = _provider_assets("openai", openai_source, "raw_openai")
+github_assets = _provider_assets("github", github_source, "raw_github")
+jira_assets = _provider_assets("jira", jira_source, "raw_jira")
 
 
 @dlt_assets(

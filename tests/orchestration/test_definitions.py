@@ -22,13 +22,14 @@ def test_definitions_load_with_lineage_from_dlt_to_dbt():
     assert AssetKey(["raw", "pricing", "model_prices"]) in stg_prices.parent_keys
 
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert {"ingest_anthropic", "ingest_openai", "ingest_org_directory", "ingest_pricing", "staging",
-            "intermediate", "marts_spend", "marts_core"} <= groups
+    assert {"ingest_anthropic", "ingest_openai", "ingest_github", "ingest_jira", "ingest_org_directory",
+            "ingest_pricing", "staging", "intermediate", "marts_spend", "marts_core", "marts_unit_economics"} <= groups
 
     # dbt tests are asset checks, including the billed-cost conservation invariant on the ledger
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert any(c.startswith("marts/fct_ai_usage_daily:sums_match") for c in checks)
     assert any(c.startswith("marts/fct_ai_usage_daily:unique") for c in checks)
+    assert "marts/fct_unit_economics:assert_unit_economics_spend_equals_team_spend" in checks
 
     job = defs.resolve_job_def(DAILY_JOB_NAME)
     assert job.partitions_def is not None

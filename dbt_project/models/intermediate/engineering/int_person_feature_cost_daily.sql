@@ -1,0 +1,78 @@
+-- One row per person x day x feature: the person's AI cost that day, shared equally among the work items they had
+-- in flight that day (see int_work_item_spans). A person-day with cost and no item in flight is kept whole as
+-- feature '(unattributed)', so the rows sum back to the person's daily cost.
+with
+
+person_cost as (
+
+    select
+        usage_date,
+        person_email,
+        team_id,
+        sum(billed_cost_usd) as ai_cost_usd
+    from {{ ref('fct_ai_usage_daily') }}
+    where principal_type = 'person'
+    group by usage_date, person_email, team_id
+
+),
+
+spans as (
+
+    select * from {{ ref('int_work_item_spans') }}
+
+),
+
+in_flight as (
+
+    select
+        person_cost.usage_date,
+        person_cost.person_email,
+        person_cost.team_id,
+        person_cost.ai_cost_usd,
+        spans.item_id,
+        spans.feature_key,
+        count(*) over (partition by person_cost.usage_date, person_cost.person_email, person_cost.team_id)
+            as items_in_flight
+    from person_cost
+    inner join spans
+        on spans.person_email = person_cost.person_email
+        and person_cost.usage_date between spans.span_start and spans.span_end
+
+),
+
+attributed as (
+
+    select
+        usage_date,
+        person_email,
+        team_id,
+        feature_key,
+        count(*) as work_items,
+        {{ money('sum(ai_cost_usd / items_in_flight)') }} as ai_cost_usd
+    from in_flight
+    group by usage_date, person_email, team_id, feature_key
+
+),
+
+unattributed as (
+
+    select
+        person_cost.usage_date,
+        person_cost.person_email,
+        person_cost.team_id,
+        '(unattributed)' as feature_key,
+        0 as work_items,
+        {{ money('person_cost.ai_cost_usd') }} as ai_cost_usd
+    from person_cost
+    where not exists (
+        select 1 from in_flight
+        where in_flight.usage_date = person_cost.usage_date
+        and in_flight.person_email = person_cost.person_email
+        and in_flight.team_id = person_cost.team_id
+    )
+
+)
+
+select * from attributed
+union all
+select * from unattributed
