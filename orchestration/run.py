@@ -49,12 +49,15 @@ def run(start: dt.date, end: dt.date) -> bool:
     last = end - dt.timedelta(days=1)
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     job = defs.resolve_job_def(DAILY_JOB_NAME)
+    assets = len(defs.resolve_asset_graph().get_all_asset_keys())
     print(f"\n==> Dagster run of '{DAILY_JOB_NAME}' for partitions {start} .. {last} "
-          f"({(end - start).days} days) into {_warehouse_label()}\n", flush=True)
+          f"({(end - start).days} days) into {_warehouse_label()}", flush=True)
+    print(f"    Dagster first records the plan ({assets} assets x {(end - start).days} partitions) in "
+          f"{os.environ.get('DAGSTER_HOME', 'memory')}; then each step logs as it runs.\n", flush=True)
     result = job.execute_in_process(
         instance=instance,
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: last.isoformat()},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("FINOPS_LOG_LEVEL", "INFO")}}}},
         raise_on_error=False,
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
