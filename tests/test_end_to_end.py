@@ -121,6 +121,13 @@ def test_unit_economics_marts_are_filled_and_their_numerator_is_the_spend_mart(e
         where ue.period_type = 'month' and not ue.is_suppressed
         group by all""")
     assert rows and all(abs(ue - spend) < Decimal("0.000001") for _, _, ue, spend in rows)
+    # spend of people and keys missing from the directory: team 'unallocated' keeps its cost, has no output, and
+    # therefore no cost per PR (null, not zero)
+    unallocated = scalar(env, """
+        select ai_cost_usd, prs_merged, cost_per_pr, cost_per_active_developer from marts.fct_unit_economics
+        where team_id = 'unallocated' and period_type = 'month'""")
+    assert unallocated and all(cost > 0 and prs == 0 and per_pr is None and per_dev is None
+                               for cost, prs, per_pr, per_dev in unallocated)
     # every dollar of a team's month is either attributed to features, unattributed, or not a person's
     [(gap,)] = scalar(env, """
         select max(abs(ai_cost_usd - attributed_to_epics_usd - attributed_no_epic_usd - unattributed_person_usd
