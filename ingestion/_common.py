@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections import Counter
 from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
@@ -81,20 +80,72 @@ def unix_seconds(day: dt.date) -> int:
 
 
 class RowKeys:
-    """md5 over the bucket and its grouping dimensions; a repeated combination gets an occurrence suffix so that
-    two rows the API sent are never merged into one by the primary key. One instance per bucket: memory stays flat
-    however long the window."""
+    """md5 over the bucket and its grouping dimensions. One instance per bucket (memory stays flat however long the
+    window). An aggregated report lists each group once, so a combination seen twice is reported as a duplicate
+    (the caller quarantines it) instead of being loaded, and counted, twice."""
 
     def __init__(self) -> None:
-        self._seen: Counter[str] = Counter()
+        self._seen: set[str] = set()
 
-    def __call__(self, *parts: Any) -> str:
+    def __call__(self, *parts: Any) -> tuple[str, bool]:
         base = "\x1f".join("" if p is None else str(p) for p in parts)
-        n = self._seen[base]
-        self._seen[base] += 1
-        if n:
-            base += f"\x1f#{n}"
-        return hashlib.md5(base.encode()).hexdigest()
+        duplicate = base in self._seen
+        self._seen.add(base)
+        return hashlib.md5(base.encode()).hexdigest(), duplicate
+
+
+QUARANTINE_SCHEMA = pa.schema([
+    pa.field("bucket_date", pa.date32(), nullable=False),
+    ("resource", pa.string()),
+    ("action", pa.string()),
+    ("reason", pa.string()),
+    ("record", pa.string()),
+    pa.field("row_key", pa.string(), nullable=False),
+])
+
+
+class Issues:
+    """What a page's parser refused (quarantined: kept aside, not loaded) or repaired (normalized: loaded as fixed).
+
+    Both land in `<resource>_quarantine` with the API's own record as JSON and a reason a person can act on, merged
+    by day like the data, so a re-fetched day replaces its issues too. Nothing is dropped silently."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self.rows: list[dict[str, Any]] = []
+
+    def _add(self, action: str, day: dt.date, reason: str, record: Any) -> None:
+        text = json.dumps(record, sort_keys=True, default=str)
+        key = hashlib.md5(f"{day}\x1f{action}\x1f{reason}\x1f{text}\x1f{len(self.rows)}".encode()).hexdigest()
+        self.rows.append({"bucket_date": day, "resource": self.resource, "action": action, "reason": reason,
+                          "record": text, "row_key": key})
+
+    def quarantine(self, day: dt.date, reason: str, record: Any) -> None:
+        logger.warning(f"{self.resource} {day}: quarantined a record: {reason}")
+        self._add("quarantined", day, reason, record)
+
+    def normalized(self, day: dt.date, reason: str, record: Any) -> None:
+        self._add("normalized", day, reason, record)
+
+
+def accept(row: dict[str, Any], record: Any, counts: Iterable[str], duplicate: bool, issues: Issues) -> bool:
+    """Whether a parsed row may be loaded; if not, the API's record goes to quarantine with the reason.
+
+    Refused: negative token/request counts (no usage is negative), a group repeated in one bucket (loading it would
+    count it twice), money in another currency than USD (it cannot be added to dollars without a rate)."""
+    day = row["bucket_date"]
+    negative = [f for f in counts if isinstance(row.get(f), int) and row[f] < 0]
+    if negative:
+        issues.quarantine(day, f"negative count in {', '.join(negative)}", record)
+        return False
+    currency = row.get("currency")
+    if currency is not None and currency != "USD":
+        issues.quarantine(day, f"currency {currency} is not USD (no exchange rate is applied)", record)
+        return False
+    if duplicate:
+        issues.quarantine(day, "the same group appears twice in one bucket", record)
+        return False
+    return True
 
 
 def int_field(row: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> Optional[int]:
@@ -186,28 +237,45 @@ def daily_bucket_resource(name: str, window: SourceWindow, schema: pa.Schema,
     @dlt.resource(name=name, merge_key="bucket_date", write_disposition=MERGE_BY_DAY)
     def resource(cursor=date_cursor("bucket_date", window)) -> Iterator[pa.Table]:
         start, end = window_of(cursor)
-        yield from with_empty_table(fetch(start, end), schema)
+        quarantine_table = f"{name}_quarantine"
+        seen_quarantine = False
+        for table in with_empty_table(fetch(start, end), schema):
+            seen_quarantine = seen_quarantine or _table_name(table) == quarantine_table
+            yield table
+        if not seen_quarantine:  # the quarantine table exists (empty) whether or not anything was refused
+            yield dlt.mark.with_table_name(QUARANTINE_SCHEMA.empty_table(), quarantine_table)
 
     return resource
 
 
-def with_empty_table(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
-    """The tables, or one empty table of the schema when there are none (dlt creates tables from empty Arrow)."""
+def _table_name(item: Any) -> Optional[str]:
+    """The table a `dlt.mark.with_table_name` item goes to (None for the resource's own table)."""
+    meta = getattr(item, "meta", None)
+    return getattr(meta, "table_name", None)
+
+
+def with_empty_table(tables: Iterable[Any], schema: pa.Schema) -> Iterator[Any]:
+    """The tables, or one empty table of the schema when none was for the resource's own table (dlt creates tables
+    from empty Arrow)."""
     empty = True
     for table in tables:
-        empty = False
+        empty = empty and _table_name(table) is not None
         yield table
     if empty:
         yield schema.empty_table()
 
 
 def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,
-                 enabled: bool = True) -> Iterator[pa.Table]:
-    """Every page of an endpoint, parsed into rows (`parse(body, where)`) and yielded as one Arrow table each."""
+                 resource: str, enabled: bool = True) -> Iterator[pa.Table]:
+    """Every page of an endpoint, parsed into rows (`parse(body, where, issues)`), yielded as one Arrow table each,
+    and the page's quarantined or normalized records as a table of `<resource>_quarantine`."""
     if not enabled:
         logger.warning(f"{endpoint.provider}: no admin key configured, skipping {endpoint.path}")
         return
     for page_number, body in iter_pages(client, endpoint, params):
-        rows = parse(body, endpoint.describe(page_number))
+        issues = Issues(resource)
+        rows = parse(body, endpoint.describe(page_number), issues)
         if rows:
             yield to_table(rows, schema)
+        if issues.rows:
+            yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), f"{resource}_quarantine")

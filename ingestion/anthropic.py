@@ -18,8 +18,8 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 
 from ingestion import settings
 from ingestion._common import (
-    MONEY, RowKeys, SourceWindow, bucket_schema, daily_bucket_resource, decimal_field, extra_fields, fetch_tables,
-    int_field, rfc3339, str_field,
+    MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
+    fetch_tables, int_field, rfc3339, str_field,
 )
 from ingestion.pricing import model_refs_resource
 from ingestion.http import Endpoint, MalformedResponseError, make_rest_client
@@ -86,7 +86,12 @@ def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt
         yield start, end, bucket["results"]
 
 
-def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
+USAGE_COUNTS = ("uncached_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens",
+                "cache_read_input_tokens", "output_tokens", "web_search_requests")
+
+
+def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
+    """One row per result; negative counts and repeated groups go to quarantine instead."""
     rows = []
     for start, end, results in _buckets(body, where):
         keys = RowKeys()  # a group repeats, if ever, within its bucket
@@ -98,7 +103,7 @@ def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
                 raise MalformedResponseError(f"{here}: cache_creation/server_tool_use must be objects")
             dims = [str_field(r, k, here) for k in ("api_key_id", "workspace_id", "model", "service_tier",
                                                       "context_window", "inference_geo")]
-            rows.append({
+            row = {
                 "bucket_date": start.date(),
                 "bucket_start": start,
                 "bucket_end": end,
@@ -115,12 +120,15 @@ def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
                 "output_tokens": int_field(r, "output_tokens", here, required=True),
                 "web_search_requests": int_field(tools, "web_search_requests", here) or 0,
                 "extra_fields": extra_fields(r, USAGE_KNOWN),
-                "row_key": keys(start.date(), *dims),
-            })
+            }
+            row["row_key"], duplicate = keys(start.date(), *dims)
+            if accept(row, r, USAGE_COUNTS, duplicate, issues):
+                rows.append(row)
     return rows
 
 
-def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def cost_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
+    """One row per cost line; lines in another currency than USD and repeated lines go to quarantine."""
     rows = []
     for start, end, results in _buckets(body, where):
         keys = RowKeys()
@@ -131,7 +139,7 @@ def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
             amount = decimal_field(r.get("amount"), f"{here} amount")
             if amount is None:
                 raise MalformedResponseError(f"{here}: 'amount' is missing")
-            rows.append({
+            row = {
                 "bucket_date": start.date(),
                 "bucket_start": start,
                 "bucket_end": end,
@@ -146,8 +154,10 @@ def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
                 "currency": (str_field(r, "currency", here) or "USD").upper(),
                 "amount_cents": amount,
                 "extra_fields": extra_fields(r, COST_KNOWN),
-                "row_key": keys(start.date(), *dims),
-            })
+            }
+            row["row_key"], duplicate = keys(start.date(), *dims)
+            if accept(row, r, (), duplicate, issues):
+                rows.append(row)
     return rows
 
 
@@ -172,7 +182,7 @@ def anthropic_source(
 
 @dlt.source(name="anthropic", max_table_nesting=0)
 def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
-    def fetch(path: str, group_by: list[str], parse, schema):
+    def fetch(name: str, path: str, group_by: list[str], parse, schema):
         def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
             client = make_rest_client(
                 conn.base_url,
@@ -182,12 +192,12 @@ def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session:
             )
             params = {"starting_at": rfc3339(start), "ending_at": rfc3339(end), "bucket_width": "1d",
                       "limit": window.page_size_days, "group_by[]": group_by}
-            yield from fetch_tables(client, Endpoint("anthropic", path), params, parse, schema, conn.enabled)
+            yield from fetch_tables(client, Endpoint("anthropic", path), params, parse, schema, name, conn.enabled)
 
         return pages
 
     usage_messages = daily_bucket_resource(
-        "usage_messages", window, USAGE_SCHEMA, fetch(USAGE_PATH, USAGE_GROUP_BY, usage_rows, USAGE_SCHEMA))
+        "usage_messages", window, USAGE_SCHEMA, fetch("usage_messages", USAGE_PATH, USAGE_GROUP_BY, usage_rows, USAGE_SCHEMA))
     cost_report = daily_bucket_resource(
-        "cost_report", window, COST_SCHEMA, fetch(COST_PATH, COST_GROUP_BY, cost_rows, COST_SCHEMA))
+        "cost_report", window, COST_SCHEMA, fetch("cost_report", COST_PATH, COST_GROUP_BY, cost_rows, COST_SCHEMA))
     return usage_messages, model_refs_resource("anthropic", usage_messages), cost_report

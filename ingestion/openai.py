@@ -18,8 +18,8 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion import settings
 from ingestion._common import (
-    MONEY, RowKeys, SourceWindow, bucket_schema, daily_bucket_resource, decimal_field, extra_fields, fetch_tables,
-    int_field, str_field, unix_seconds,
+    MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
+    fetch_tables, int_field, str_field, unix_seconds,
 )
 from ingestion.pricing import model_refs_resource
 from ingestion.http import Endpoint, MalformedResponseError, make_rest_client
@@ -66,15 +66,20 @@ COST_SCHEMA = bucket_schema(
 COST_KNOWN = {"object", "amount", "line_item", "project_id", "api_key_id", "quantity", "quantity_unit",
               "organization_id"}
 
-def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
+def _buckets(body: dict[str, Any], where: str, issues: Issues
+             ) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
     for i, bucket in enumerate(body["data"]):
         here = f"{where} bucket {i}"
         if not isinstance(bucket, dict) or not isinstance(bucket.get("results"), list):
             raise MalformedResponseError(f"{here}: expected an object with a 'results' list")
         start_s = int_field(bucket, "start_time", here, required=True)
         end_s = int_field(bucket, "end_time", here, required=True)
-        if start_s > 10**11:  # milliseconds where seconds are documented: refuse rather than land year 50000
-            raise MalformedResponseError(f"{here}: start_time {start_s} looks like milliseconds, expected seconds")
+        if start_s > 10**11 and end_s > 10**11:
+            # milliseconds where seconds are documented (year 50000 otherwise): unambiguous, so repaired and recorded
+            start_s, end_s = start_s // 1000, end_s // 1000
+            issues.normalized(dt.datetime.fromtimestamp(start_s, dt.timezone.utc).date(),
+                              "bucket times in milliseconds, read as seconds",
+                              {"start_time": bucket.get("start_time"), "end_time": bucket.get("end_time")})
         for j, result in enumerate(bucket["results"]):
             if not isinstance(result, dict):
                 raise MalformedResponseError(f"{here} result {j}: expected an object, got {type(result).__name__}")
@@ -82,9 +87,10 @@ def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt
                bucket["results"])
 
 
-def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
+    """One row per result; negative counts and repeated groups go to quarantine instead."""
     rows = []
-    for start, end, results in _buckets(body, where):
+    for start, end, results in _buckets(body, where, issues):
         keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
@@ -96,14 +102,16 @@ def usage_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
             for k in _USAGE_INTS:
                 row[k] = int_field(r, k, here, required=k in ("input_tokens", "output_tokens"))
             row["extra_fields"] = extra_fields(r, USAGE_KNOWN)
-            row["row_key"] = keys(start.date(), *dims.values(), batch)
-            rows.append(row)
+            row["row_key"], duplicate = keys(start.date(), *dims.values(), batch)
+            if accept(row, r, _USAGE_INTS, duplicate, issues):
+                rows.append(row)
     return rows
 
 
-def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def cost_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
+    """One row per cost line; lines in another currency than USD and repeated lines go to quarantine."""
     rows = []
-    for start, end, results in _buckets(body, where):
+    for start, end, results in _buckets(body, where, issues):
         keys = RowKeys()
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
@@ -112,7 +120,7 @@ def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
                 raise MalformedResponseError(f"{here}: expected 'amount' to be an object with a 'value'")
             quantity = r.get("quantity")
             dims = [str_field(r, k, here) for k in ("project_id", "api_key_id", "line_item")]
-            rows.append({
+            row = {
                 "bucket_date": start.date(),
                 "bucket_start": start,
                 "bucket_end": end,
@@ -124,8 +132,10 @@ def cost_rows(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
                 "quantity": float(decimal_field(quantity, f"{here} quantity")) if quantity is not None else None,
                 "quantity_unit": str_field(r, "quantity_unit", here),
                 "extra_fields": extra_fields(r, COST_KNOWN),
-                "row_key": keys(start.date(), *dims),
-            })
+            }
+            row["row_key"], duplicate = keys(start.date(), *dims)
+            if accept(row, r, (), duplicate, issues):
+                rows.append(row)
     return rows
 
 
@@ -145,18 +155,18 @@ def openai_source(
 
 @dlt.source(name="openai", max_table_nesting=0)
 def _openai(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
-    def fetch(path: str, group_by: list[str], max_limit: int, parse, schema):
+    def fetch(name: str, path: str, group_by: list[str], max_limit: int, parse, schema):
         def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
             client = make_rest_client(conn.base_url, auth=BearerTokenAuth(token=conn.api_key or ""),
                                       session=session or conn.session())
             params = {"start_time": unix_seconds(start), "end_time": unix_seconds(end), "bucket_width": "1d",
                       "limit": min(window.page_size_days, max_limit), "group_by": group_by}
-            yield from fetch_tables(client, Endpoint("openai", path), params, parse, schema, conn.enabled)
+            yield from fetch_tables(client, Endpoint("openai", path), params, parse, schema, name, conn.enabled)
 
         return pages
 
     usage_completions = daily_bucket_resource(
-        "usage_completions", window, USAGE_SCHEMA, fetch(USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, USAGE_SCHEMA))
+        "usage_completions", window, USAGE_SCHEMA, fetch("usage_completions", USAGE_PATH, USAGE_GROUP_BY, MAX_USAGE_BUCKETS, usage_rows, USAGE_SCHEMA))
     costs = daily_bucket_resource(
-        "costs", window, COST_SCHEMA, fetch(COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, COST_SCHEMA))
+        "costs", window, COST_SCHEMA, fetch("costs", COST_PATH, COST_GROUP_BY, MAX_COST_BUCKETS, cost_rows, COST_SCHEMA))
     return usage_completions, model_refs_resource("openai", usage_completions), costs

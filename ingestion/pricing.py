@@ -190,6 +190,8 @@ def model_refs_resource(provider: str, parent: Any, model_column: str = "model")
     @dlt.transformer(data_from=parent, name="model_refs", write_disposition="merge",
                      primary_key=("provider", "model_ref"))
     def model_refs(page: pa.Table):
+        if model_column not in page.column_names:  # the parent's quarantine tables pass through here too
+            return
         refs = sorted({m for m in page.column(model_column).to_pylist() if m})
         rows = [{"provider": provider, "model_ref": ref, **resolve_model(provider, ref)} for ref in refs]
         yield pa.Table.from_pylist(rows, schema=MODEL_REFS_SCHEMA)

@@ -8,7 +8,7 @@ reloaded whole on every run.
 
 from typing import Callable, Iterator
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, MaterializeResult
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -70,7 +70,8 @@ def _provider_assets(provider: str, make_source: Callable, dataset: str):
             f"days {start}..{end} (exclusive) plus {lookback} lookback day(s) for restatements"
         )
         source = make_source(start_date=start, end_date=end, lookback_days=lookback, connection=connection)
-        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline(provider, dataset))
+        pipeline = warehouse.pipeline(provider, dataset)
+        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
 
     return _assets
 
@@ -101,3 +102,18 @@ def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource
 def pricing_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
     yield from dlt.run(context=context, dlt_source=pricing_source(),
                        dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))
+
+
+def with_quarantine_counts(results: Iterator, pipeline) -> Iterator:
+    """Each raw table with a quarantine beside it says, in its materialization metadata, how many records this run
+    quarantined or normalized (`<table>_quarantine`), so a bad day shows in the run, not only in the warehouse."""
+    for result in results:
+        table = result.asset_key.path[-1] if isinstance(result, MaterializeResult) and result.asset_key else None
+        if table and f"{table}_quarantine" in pipeline.default_schema.tables:
+            info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+            count = (info.row_counts.get(f"{table}_quarantine", 0) if info else 0)
+            result = MaterializeResult(asset_key=result.asset_key,
+                                       metadata={**(result.metadata or {}), "quarantine_records": count},
+                                       check_results=result.check_results, data_version=result.data_version,
+                                       tags=result.tags)
+        yield result

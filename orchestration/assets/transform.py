@@ -40,7 +40,12 @@ class LayerTranslator(DagsterDbtTranslator):
 @dbt_assets(
     manifest=ensure_dbt_manifest(),
     project=dbt_project,
-    dagster_dbt_translator=LayerTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)),
+    dagster_dbt_translator=LayerTranslator(settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True,
+        enable_source_tests_as_checks=True,
+        # a dlt resource lands its quarantine table beside its data: both dbt sources are the same Dagster asset
+        enable_duplicate_source_asset_keys=True,
+    )),
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
 )
