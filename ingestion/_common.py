@@ -200,6 +200,9 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 MONEY = pa.decimal128(38, 12)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MERGE_BY_DAY = {"disposition": "merge", "strategy": "delete-insert"}
+# New tables and columns may appear (APIs add fields); a column changing type (tokens becoming text, money
+# becoming a float) fails the load loudly instead of landing beside the old values.
+SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
 
 def bucket_schema(*fields: Any) -> pa.Schema:

@@ -18,6 +18,7 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 
 from ingestion import settings
 from ingestion._common import (
+    SCHEMA_CONTRACT,
     MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
     fetch_tables, int_field, rfc3339, str_field,
 )
@@ -180,7 +181,7 @@ def anthropic_source(
     return _anthropic(window, connection or settings.connection("anthropic"), session)
 
 
-@dlt.source(name="anthropic", max_table_nesting=0)
+@dlt.source(name="anthropic", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
     def fetch(name: str, path: str, group_by: list[str], parse, schema):
         def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:

@@ -21,6 +21,7 @@ from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from ingestion import settings
 from ingestion._common import (
+    SCHEMA_CONTRACT,
     TIMESTAMP, SourceWindow, date_cursor, int_field, parse_timestamp, str_field, window_of, with_empty_table,
 )
 from ingestion.http import Endpoint, MalformedResponseError, get_json, iter_pages, json_list, json_mapping, make_rest_client
@@ -137,7 +138,7 @@ def github_source(
                    connection or settings.connection("github"), session)
 
 
-@dlt.source(name="github", max_table_nesting=0)
+@dlt.source(name="github", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def _github(window: SourceWindow, repositories: list[str], environments: list[str], keys: re.Pattern,
             conn: settings.ProviderConnection, session: Optional[requests.Session]):
     def client():

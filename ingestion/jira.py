@@ -19,6 +19,7 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 
 from ingestion import settings
 from ingestion._common import (
+    SCHEMA_CONTRACT,
     TIMESTAMP, SourceWindow, date_cursor, parse_timestamp, str_field, window_of, with_empty_table,
 )
 from ingestion.http import BodyCursorPaginator, Endpoint, MalformedResponseError, iter_pages, json_object, make_rest_client
@@ -132,7 +133,7 @@ def jira_source(
     return _jira(window, sorted(set(projects)), fields, connection or settings.connection("jira"), session)
 
 
-@dlt.source(name="jira", max_table_nesting=0)
+@dlt.source(name="jira", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def _jira(window: SourceWindow, projects: list[str], custom_fields: tuple[str, str],
           conn: settings.ProviderConnection, session: Optional[requests.Session]):
     story_points_field, sprint_field = custom_fields

@@ -18,6 +18,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion import settings
 from ingestion._common import (
+    SCHEMA_CONTRACT,
     MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
     fetch_tables, int_field, str_field, unix_seconds,
 )
@@ -153,7 +154,7 @@ def openai_source(
     return _openai(window, connection or settings.connection("openai"), session)
 
 
-@dlt.source(name="openai", max_table_nesting=0)
+@dlt.source(name="openai", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def _openai(window: SourceWindow, conn: settings.ProviderConnection, session: Optional[requests.Session]):
     def fetch(name: str, path: str, group_by: list[str], max_limit: int, parse, schema):
         def pages(start: dt.date, end: dt.date) -> Iterator[pa.Table]:

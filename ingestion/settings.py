@@ -14,6 +14,9 @@ from typing import Optional
 
 import dlt
 import requests
+from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.specs import BaseConfiguration
+from dlt.common.typing import TSecretStrValue
 
 from ingestion import http
 
@@ -23,9 +26,20 @@ SECRET_NAMES = {"anthropic": "admin_api_key", "openai": "admin_api_key", "github
 DEFAULT_LOOKBACK_DAYS = 3
 
 
+@configspec
+class _ProviderSecrets(BaseConfiguration):
+    """The secrets a source may have. Declared as secrets, so dlt resolves them like any source credential and never
+    records their values (dlt's run traces keep the values of plain config verbatim)."""
+
+    admin_api_key: Optional[TSecretStrValue] = None
+    token: Optional[TSecretStrValue] = None
+    api_token: Optional[TSecretStrValue] = None
+
+
 def provider_key(provider: str) -> Optional[str]:
     """The provider's key from env (e.g. `SOURCES__ANTHROPIC__ADMIN_API_KEY`) or `.dlt/secrets.toml`; never logged."""
-    value = dlt.secrets.get(f"sources.{provider}.{SECRET_NAMES[provider]}", str)
+    secrets = resolve_configuration(_ProviderSecrets(), sections=("sources", provider))
+    value = getattr(secrets, SECRET_NAMES[provider])
     return str(value) if value else None
 
 
@@ -58,8 +72,13 @@ class ProviderConnection:
         return bool(self.api_key)
 
     def session(self) -> requests.Session:
-        adapter = demo_adapter(self.provider) if self.demo else None
+        adapter = demo_adapter(self.provider) if self.demo else TRANSPORTS.get(self.base_url)
         return http.make_session(adapter, self.base_url if adapter else "")
+
+
+# Transport adapters registered for a base URL (a recorded-traffic replayer, a corporate gateway's client, a test's
+# fake API). The live code path is unchanged above the socket; nothing is registered by default.
+TRANSPORTS: dict[str, requests.adapters.BaseAdapter] = {}
 
 
 def connection(provider: str) -> ProviderConnection:
@@ -82,12 +101,20 @@ def demo_seed() -> int:
     return int(os.environ.get("FINOPS_DEMO_SEED", "42"))
 
 
+def demo_revisions() -> tuple[tuple[dt.date, float], ...]:
+    """`FINOPS_DEMO_REVISIONS=2026-11-20=1.1,...`: the demo provider restates those days' bills by the factors
+    (how the restatement guarantee is demonstrated and tested)."""
+    raw = os.environ.get("FINOPS_DEMO_REVISIONS", "").strip()
+    pairs = [item.split("=") for item in raw.split(",") if item.strip()]
+    return tuple((dt.date.fromisoformat(day.strip()), float(factor)) for day, factor in pairs)
+
+
 @lru_cache(maxsize=4)
-def _world(org_path: str, seed: int, today: dt.date):
+def _world(org_path: str, seed: int, today: dt.date, revisions: tuple[tuple[dt.date, float], ...]):
     from ingestion.demo.generator import DemoWorld
     from ingestion.org_directory import load_org_directory
 
-    return DemoWorld(load_org_directory(org_path), seed=seed, today=today)
+    return DemoWorld(load_org_directory(org_path), seed=seed, today=today, revisions=dict(revisions))
 
 
 def demo_world():
@@ -95,7 +122,7 @@ def demo_world():
     from ingestion.org_directory import default_org_directory_path
 
     today = dt.datetime.now(dt.timezone.utc).date()
-    return _world(str(default_org_directory_path()), demo_seed(), today)
+    return _world(str(default_org_directory_path()), demo_seed(), today, demo_revisions())
 
 
 @lru_cache(maxsize=4)

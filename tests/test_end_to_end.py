@@ -189,3 +189,25 @@ def test_running_again_and_a_single_overlapping_partition_change_nothing(env, fi
     # the daily schedule's shape: one partition (the last day), its lookback overlapping days already loaded
     make_run(env, END - dt.timedelta(days=1), END)
     assert marts(env) == before
+
+
+def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
+    """Runs last: the provider revises a past day's bill (+10%); the next daily run re-fetches it within the
+    lookback, and the ledger then holds the provider's latest numbers for that day and nothing else changes."""
+    revised_day = END - dt.timedelta(days=2)
+    query_days = "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2"
+    before = {(p, d): v for p, d, v in scalar(env, query_days)}
+    make_run({**env, "FINOPS_DEMO_REVISIONS": f"{revised_day}=1.1"}, END - dt.timedelta(days=1), END)
+    after = {(p, d): v for p, d, v in scalar(env, query_days)}
+    revised = DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY, revisions={revised_day: 1.1})
+    expected = {
+        "anthropic": sum(Decimal(r["amount"]) for r in revised.anthropic_costs(revised_day)) / 100,
+        "openai": sum(Decimal(r["amount"]["value"]) for r in revised.openai_costs(revised_day)),
+    }
+    assert set(after) == set(before)
+    for (provider, day), value in after.items():
+        if day == revised_day:
+            assert abs(value - expected[provider]) < Decimal("0.000001"), provider
+            assert value > before[(provider, day)] * Decimal("1.09")  # it did change, by about 10%
+        else:
+            assert value == before[(provider, day)], (provider, day)

@@ -104,9 +104,12 @@ class _Combos:
 class DemoWorld:
     """The demo organisation's usage and bills for any day, deterministic for a given org directory and seed."""
 
-    def __init__(self, org: OrgDirectory, seed: int = 42, today: Optional[dt.date] = None) -> None:
+    def __init__(self, org: OrgDirectory, seed: int = 42, today: Optional[dt.date] = None,
+                 revisions: Optional[dict[dt.date, float]] = None) -> None:
         self.org = org
         self.seed = seed
+        # a provider revising its bill for a past day: that day's cost lines are multiplied by the factor
+        self.revisions = dict(revisions or {})
         # data exists for whole days before `today` (UTC); providers return nothing for the future
         self.today = today or dt.datetime.now(dt.timezone.utc).date()
         weights_rng = np.random.default_rng([seed, 0])
@@ -251,7 +254,8 @@ class DemoWorld:
                 if count:
                     key = (row["workspace_id"], model, token_type, row["service_tier"], row["context_window"])
                     # cents, to 5 decimal places, as the API's decimal strings carry them
-                    cents = Decimal(repr(count * price * factor / 1e6 * 100)).quantize(Decimal("0.00001"))
+                    cents = Decimal(repr(count * price * factor * self.revisions.get(day, 1.0) / 1e6 * 100)
+                                    ).quantize(Decimal("0.00001"))
                     totals[key] = totals.get(key, Decimal(0)) + cents
         rows = []
         for (workspace, model, token_type, tier, window), cents in sorted(totals.items(), key=lambda kv: str(kv[0])):
@@ -308,7 +312,7 @@ class DemoWorld:
                                        ("output", row["output_tokens"], price_out)):
                 if count:
                     key = (row["project_id"], f"{row['model']}, {prefix}{kind}")
-                    totals[key] = totals.get(key, 0.0) + count * price * factor / 1e6
+                    totals[key] = totals.get(key, 0.0) + count * price * factor * self.revisions.get(day, 1.0) / 1e6
         return tuple(
             {"object": "organization.costs.result",
              # live responses carry the value as a string when grouped by line item; we do the same

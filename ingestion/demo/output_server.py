@@ -35,12 +35,12 @@ def _user(login: str) -> dict[str, Any]:
 
 
 class GitHubDemoAdapter(_DemoAdapter):
-    def __init__(self, world: DemoEngineering, base_url: str = DEMO_GITHUB_URL) -> None:
-        super().__init__(world, base_url)  # type: ignore[arg-type]
+    def __init__(self, world: DemoEngineering, base_url: str = DEMO_GITHUB_URL, api_key: str = DEMO_API_KEY) -> None:
+        super().__init__(world, base_url, api_key)  # type: ignore[arg-type]
         self.base_url = base_url.rstrip("/")
 
     def authenticate(self, request) -> None:
-        if request.headers.get("Authorization") != f"Bearer {DEMO_API_KEY}":
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             raise _ApiError(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: D102
@@ -127,12 +127,14 @@ class GitHubDemoAdapter(_DemoAdapter):
 
 
 class JiraDemoAdapter(_DemoAdapter):
-    def __init__(self, world: DemoEngineering, base_url: str = DEMO_JIRA_URL) -> None:
-        super().__init__(world, base_url)  # type: ignore[arg-type]
+    def __init__(self, world: DemoEngineering, base_url: str = DEMO_JIRA_URL, api_key: str = DEMO_API_KEY,
+                 email: str = DEMO_JIRA_EMAIL) -> None:
+        super().__init__(world, base_url, api_key)  # type: ignore[arg-type]
+        self.email = email
         self.routes = {"/rest/api/3/search/jql": self.search}
 
     def authenticate(self, request) -> None:
-        expected = "Basic " + base64.b64encode(f"{DEMO_JIRA_EMAIL}:{DEMO_API_KEY}".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{self.email}:{self.api_key}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             raise _ApiError(401, {"errorMessages": ["Client must be authenticated to access this resource."]})
 

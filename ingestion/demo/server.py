@@ -78,9 +78,10 @@ def _aggregate(rows: Iterable[dict[str, Any]], group_by: list[str], dims: tuple[
 class _DemoAdapter(BaseAdapter):
     base_url: str
 
-    def __init__(self, world: DemoWorld, base_url: str) -> None:
+    def __init__(self, world: DemoWorld, base_url: str, api_key: str = DEMO_API_KEY) -> None:
         super().__init__()
         self.world = world
+        self.api_key = api_key  # the key this fake API accepts
         self.base_path = urlparse(base_url).path.rstrip("/")
         self.routes: dict[str, Callable[[dict[str, list[str]]], dict[str, Any]]] = {}
 
@@ -135,15 +136,15 @@ class AnthropicDemoAdapter(_DemoAdapter):
     USAGE_DIMS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window")
     COST_DIMS = ("workspace_id", "description")
 
-    def __init__(self, world: DemoWorld, base_url: str = DEMO_ANTHROPIC_URL) -> None:
-        super().__init__(world, base_url)
+    def __init__(self, world: DemoWorld, base_url: str = DEMO_ANTHROPIC_URL, api_key: str = DEMO_API_KEY) -> None:
+        super().__init__(world, base_url, api_key)
         self.routes = {
             "/v1/organizations/usage_report/messages": self.usage,
             "/v1/organizations/cost_report": self.cost_report,
         }
 
     def authenticate(self, request) -> None:
-        if request.headers.get("x-api-key") != DEMO_API_KEY:
+        if request.headers.get("x-api-key") != self.api_key:
             raise _ApiError(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
         if request.headers.get("anthropic-version") != "2023-06-01":
             raise _ApiError(400, {"type": "error", "error": {"type": "invalid_request_error",
@@ -187,15 +188,15 @@ class OpenAIDemoAdapter(_DemoAdapter):
 
     USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
 
-    def __init__(self, world: DemoWorld, base_url: str = DEMO_OPENAI_URL) -> None:
-        super().__init__(world, base_url)
+    def __init__(self, world: DemoWorld, base_url: str = DEMO_OPENAI_URL, api_key: str = DEMO_API_KEY) -> None:
+        super().__init__(world, base_url, api_key)
         self.routes = {
             "/organization/usage/completions": self.usage,
             "/organization/costs": self.costs,
         }
 
     def authenticate(self, request) -> None:
-        if request.headers.get("Authorization") != f"Bearer {DEMO_API_KEY}":
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             raise _ApiError(401, {"error": {"type": "invalid_request_error", "code": "invalid_api_key",
                                             "message": "Incorrect API key provided"}})
 

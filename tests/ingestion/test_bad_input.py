@@ -214,3 +214,27 @@ def test_mixed_case_emails_in_the_directory_are_normalized():
         "provider_accounts": [{"provider": "anthropic", "kind": "api_key", "id": "k", "person": "DANA.KIM@example.com"}],
     })
     assert org.people[0].email == org.provider_accounts[0].person == "dana.kim@example.com"
+
+
+def test_a_column_changing_type_fails_loudly_instead_of_landing(world, transport, pipeline, monkeypatch):
+    """Schema contract: new columns may appear, but money or tokens turning into text must not load."""
+    import pyarrow as pa
+
+    import ingestion._common as common
+
+    pipe = run("anthropic", transport, pipeline, lambda body, path: body)  # a first, normal load
+    real_to_table = common.to_table
+
+    def tokens_as_text(rows, schema):
+        table = real_to_table(rows, schema)
+        if "output_tokens" in table.column_names:
+            index = table.column_names.index("output_tokens")
+            table = table.set_column(index, pa.field("output_tokens", pa.string()),
+                                     table.column("output_tokens").cast(pa.string()))
+        return table
+
+    monkeypatch.setattr(common, "to_table", tokens_as_text)
+    with pytest.raises(PipelineStepFailed) as failure:
+        run("anthropic", transport, pipeline, lambda body, path: body)
+    assert "output_tokens" in str(failure.value) and "data_type" in str(failure.value).lower().replace(" ", "_")
+    assert query(pipe, "select count(*) from usage_messages")[0][0] == len(demo_rows(world, "anthropic", "usage"))
