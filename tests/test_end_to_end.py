@@ -191,6 +191,35 @@ def test_running_again_and_a_single_overlapping_partition_change_nothing(env, fi
     assert marts(env) == before
 
 
+def test_pseudonymized_marts_show_no_one_and_still_add_up(env, first_run, tmp_path):
+    """FINOPS_PSEUDONYMIZE=true: no email or name in any mart, the same pseudonym in every mart, same totals."""
+    copy = tmp_path / "pseudonymized.duckdb"
+    shutil.copy(env["WAREHOUSE_PATH"], copy)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--full-refresh", "--profiles-dir", ".", "--quiet"],
+        cwd=ROOT / "dbt_project", capture_output=True, text=True, timeout=600,
+        env={**env, "WAREHOUSE_PATH": str(copy), "FINOPS_PSEUDONYMIZE": "true", "FINOPS_PSEUDONYM_SALT": "pepper"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        names = {r[0] for r in con.execute("select full_name from staging.stg_org__people").fetchall()}
+        columns = con.execute("select table_name, column_name from information_schema.columns "
+                              "where table_schema = 'marts' and data_type = 'VARCHAR'").fetchall()
+        for table, column in columns:
+            values = {v for (v,) in con.execute(f'select distinct "{column}" from marts.{table}').fetchall() if v}
+            assert not any("@" in v for v in values), (table, column)
+            assert not values & names, (table, column)
+        unmatched = con.execute("""
+            select count(*) from marts.fct_ai_usage_daily f
+            where principal_type = 'person' and person_email not in (select person_email from marts.dim_people)
+        """).fetchone()[0]
+        assert unmatched == 0
+        pseudonymized_total = con.execute("select sum(billed_cost_usd) from marts.fct_team_spend_daily").fetchone()[0]
+    finally:
+        con.close()
+    assert pseudonymized_total == scalar(env, "select sum(billed_cost_usd) from marts.fct_team_spend_daily")[0][0]
+
+
 def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
     """Runs last: the provider revises a past day's bill (+10%); the next daily run re-fetches it within the
     lookback, and the ledger then holds the provider's latest numbers for that day and nothing else changes."""

@@ -63,3 +63,16 @@
 
 {#- A date literal from a var or a string. -#}
 {% macro date_literal(value) -%}cast('{{ value }}' as date){%- endmacro %}
+
+{#- A person as the marts show them: as is, or a stable pseudonym when var('pseudonymize_people') is on. The same
+    person gets the same pseudonym in every mart (joins keep working); the salt keeps emails from being guessed back.
+    Note: the salt appears in dbt's compiled SQL under target/, which stays on the machine that runs dbt. -#}
+{% macro person_label(expr) -%}
+    {%- if var('pseudonymize_people') | string | lower in ('true', '1', 'yes', 'on') -%}
+        case when {{ expr }} is null then null else
+            {{ dbt.concat(["'person-'", "substr(" ~ dbt.hash(dbt.concat(["lower(" ~ expr ~ ")", "'" ~ env_var('FINOPS_PSEUDONYM_SALT', '') ~ "'"])) ~ ", 1, 12)"]) }}
+        end
+    {%- else -%}
+        {{ expr }}
+    {%- endif -%}
+{%- endmacro %}

@@ -35,7 +35,8 @@ in_flight as (
             as items_in_flight
     from person_cost
     inner join spans
-        on spans.person_email = person_cost.person_email
+        -- the ledger shows people as the marts do (pseudonymized if configured); spans carry emails
+        on {{ person_label('spans.person_email') }} = person_cost.person_email
         and person_cost.usage_date between spans.span_start and spans.span_end
 
 ),

@@ -14,8 +14,8 @@ teams as (
 )
 
 select
-    people.email as person_email,
-    people.full_name as person_name,
+    {{ person_label('people.email') }} as person_email,
+    {{ person_label('people.email') if var('pseudonymize_people') | string | lower in ('true', '1', 'yes', 'on') else 'people.full_name' }} as person_name,
     people.team_id,
     teams.team_name
 from people

@@ -95,9 +95,12 @@ final as (
         aggregated.context_tier,
         aggregated.token_type,
         aggregated.cost_type,
-        aggregated.principal_id,
+        case
+            when aggregated.principal_type = 'person' then {{ person_label('aggregated.principal_id') }}
+            else aggregated.principal_id
+        end as principal_id,
         aggregated.principal_type,
-        aggregated.person_email,
+        {{ person_label('aggregated.person_email') }} as person_email,
         people.person_name,
         aggregated.team_id,
         teams.team_name,
@@ -114,7 +117,7 @@ final as (
         aggregated.price_version,
         aggregated.team_id <> 'unallocated' as is_allocated
     from aggregated
-    left join people on people.person_email = aggregated.person_email
+    left join people on people.person_email = {{ person_label('aggregated.person_email') }}
     left join teams on teams.team_id = aggregated.team_id
     left join projects on projects.project_id = aggregated.project_id
 

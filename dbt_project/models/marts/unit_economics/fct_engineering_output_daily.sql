@@ -13,7 +13,7 @@ keyed as (
     select
         *,
         case
-            when person_email is not null then person_email
+            when person_email is not null then {{ person_label('person_email') }}
             when output_type = 'deployment' then '(team)'
             else 'unallocated'
         end as person_key
@@ -26,7 +26,7 @@ select
     output_date,
     team_id,
     person_key,
-    max(person_email) as person_email,
+    max({{ person_label('person_email') }}) as person_email,
     sum(prs_merged) as prs_merged,
     sum(lines_added) as lines_added,
     sum(lines_deleted) as lines_deleted,
