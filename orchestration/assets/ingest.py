@@ -89,6 +89,9 @@ jira_assets = _provider_assets("jira", jira_source, "raw_jira")
     dagster_dlt_translator=RawTranslator(),
 )
 def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+    from ingestion.org_directory import default_org_directory_path
+
+    context.log.info(f"org directory: {default_org_directory_path()}")
     source = org_directory_source()
     yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline("org_directory", "raw_org"))
 
@@ -100,6 +103,9 @@ def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource
     dagster_dlt_translator=RawTranslator(),
 )
 def pricing_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+    import genai_prices
+
+    context.log.info(f"price book: genai-prices {genai_prices.__version__}")
     yield from dlt.run(context=context, dlt_source=pricing_source(),
                        dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))
 
