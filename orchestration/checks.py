@@ -1,0 +1,211 @@
+"""Great Expectations suites on every raw landing, as Dagster asset checks.
+
+Each raw usage/cost table has two suites, run on the rows of the run's window right after the table lands:
+
+* **blocking** (severity ERROR, `blocking=True`): what would corrupt the marts if dbt ran on it: the columns dbt
+  reads, a unique row key, non-negative token and request counts, daily buckets that really are one UTC day, money
+  with a currency we can add up. A failure stops the downstream dbt assets of the run.
+* **warning** (severity WARN): what a person should look at but the marts survive: service tiers, context windows
+  and currencies outside the known values, negative money (credits do exist), a window with no data for its last
+  day (freshness: the provider is late or the key lost access).
+
+dbt tests check the modelled layers; these check what the APIs handed us, before anything is built on it.
+"""
+
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable, Optional
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
+
+from orchestration.resources import Warehouse
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+RANGE_START, RANGE_END, PARTITION = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end", \
+    "dagster/partition"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    provider: str
+    table: str
+    required_columns: tuple[str, ...]
+    counts: tuple[str, ...] = ()  # never negative
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)  # known values (warn on others)
+    money: Optional[str] = None  # warn when negative
+    currency: Optional[str] = None  # blocking when not USD (cannot be added up)
+
+    @property
+    def dataset(self) -> str:
+        return f"raw_{self.provider}"
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey(["raw", self.provider, self.table])
+
+
+BUCKET = ("bucket_date", "bucket_start", "bucket_end", "row_key")
+RAW_TABLES = [
+    RawTable("anthropic", "usage_messages",
+             BUCKET + ("model", "service_tier", "context_window", "uncached_input_tokens", "output_tokens",
+                       "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens", "cache_read_input_tokens"),
+             counts=("uncached_input_tokens", "output_tokens", "cache_creation_5m_input_tokens",
+                     "cache_creation_1h_input_tokens", "cache_read_input_tokens", "web_search_requests"),
+             enums={"service_tier": ("standard", "batch", "priority", "priority_on_demand", "flex", "flex_discount"),
+                    "context_window": ("0-200k", "200k-1M")}),
+    RawTable("anthropic", "cost_report",
+             BUCKET + ("workspace_id", "model", "token_type", "service_tier", "currency", "amount_cents"),
+             enums={"cost_type": ("tokens", "web_search", "code_execution", "session_usage")},
+             money="amount_cents", currency="currency"),
+    RawTable("openai", "usage_completions",
+             BUCKET + ("project_id", "user_id", "api_key_id", "model", "input_tokens", "input_cached_tokens",
+                       "output_tokens", "num_model_requests"),
+             counts=("input_tokens", "input_cached_tokens", "input_uncached_tokens", "input_cache_write_tokens",
+                     "output_tokens", "num_model_requests"),
+             enums={"service_tier": ("default", "flex", "priority", "scale", "auto")}),
+    RawTable("openai", "costs", BUCKET + ("project_id", "line_item", "currency", "amount_usd"),
+             money="amount_usd", currency="currency"),
+]
+
+
+def run_window(context: AssetCheckExecutionContext, lookback_days: int) -> tuple[dt.date, dt.date]:
+    """The days this run loaded (inclusive): its partition range, widened by the restatement lookback."""
+    tags = context.run.tags
+    first = tags.get(RANGE_START) or tags.get(PARTITION)
+    last = tags.get(RANGE_END) or tags.get(PARTITION)
+    if not first:
+        raise ValueError("raw-table checks run inside a partitioned run (no partition tags found)")
+    return dt.date.fromisoformat(first[:10]) - dt.timedelta(days=lookback_days), dt.date.fromisoformat(last[:10])
+
+
+@lru_cache(maxsize=1)
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _suite(name: str, expectations: Iterable[Any]):
+    import great_expectations as gx
+
+    context = _context()
+    try:
+        context.suites.delete(name)
+    except Exception:  # noqa: BLE001 - first use in this process
+        pass
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return context.suites.add(suite)
+
+
+def blocking_expectations(spec: RawTable) -> list[Any]:
+    import great_expectations as gx
+
+    expectations: list[Any] = [
+        gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(spec.required_columns), exact_match=False),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="row_key"),
+        gx.expectations.ExpectColumnValuesToBeUnique(column="row_key"),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="bucket_date"),
+        # a daily bucket is one UTC day starting at midnight; an hourly bucket loaded here would count 24 times over
+        gx.expectations.ExpectColumnValuesToBeInSet(column="bucket_hours", value_set=[24]),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="starts_at_midnight", value_set=[True]),
+    ]
+    expectations += [gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in spec.counts]
+    if spec.currency:
+        expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=spec.currency, value_set=["USD"]))
+    return expectations
+
+
+def warning_expectations(spec: RawTable) -> list[Any]:
+    import great_expectations as gx
+
+    expectations: list[Any] = [
+        gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(values))
+        for column, values in spec.enums.items()
+    ]
+    if spec.money:
+        expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(column=spec.money, min_value=0))
+    # freshness: the window's last day has data (providers publish within hours; a gap means late data or lost access)
+    expectations.append(gx.expectations.ExpectColumnMinToBeBetween(column="days_before_window_end", min_value=0,
+                                                                   max_value=0))
+    return expectations
+
+
+def read_window(warehouse: Warehouse, spec: RawTable, first: dt.date, last: dt.date):
+    pipeline = warehouse.pipeline(spec.provider, spec.dataset)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(spec.table)
+        with client.execute_query(
+                f"select * from {table} where bucket_date between %s and %s", first, last) as cursor:
+            frame = cursor.df()
+    import pandas as pd
+
+    frame["bucket_hours"] = (frame["bucket_end"] - frame["bucket_start"]).dt.total_seconds() / 3600
+    frame["starts_at_midnight"] = frame["bucket_start"].dt.strftime("%H:%M:%S") == "00:00:00"
+    frame["days_before_window_end"] = (pd.Timestamp(last) - pd.to_datetime(frame["bucket_date"])).dt.days
+    return frame
+
+
+def validate(spec: RawTable, frame, expectations: list[Any], suite_name: str) -> tuple[bool, dict[str, Any]]:
+    context = _context()
+    source_name = "raw_windows"
+    try:
+        source = context.data_sources.get(source_name)
+    except (KeyError, ValueError):
+        source = context.data_sources.add_pandas(source_name)
+    asset_name = f"{spec.provider}_{spec.table}"
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=asset_name)
+    try:
+        batch_definition = asset.get_batch_definition("window")
+    except (KeyError, ValueError):
+        batch_definition = asset.add_batch_definition_whole_dataframe("window")
+    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(_suite(suite_name, expectations))
+    failed = {}
+    for outcome in result.results:
+        if not outcome.success:
+            config = outcome.expectation_config
+            label = f"{config.type}({config.kwargs.get('column', '')})"
+            failed[label] = outcome.result.get("unexpected_count", outcome.result.get("observed_value"))
+    return result.success, {"rows_checked": len(frame), "expectations": len(result.results),
+                            "failed": {k: str(v) for k, v in failed.items()}}
+
+
+def _checks_for(spec: RawTable):
+    @asset_check(asset=spec.key, name="ge_blocking", blocking=True,
+                 description="Great Expectations: columns, unique row key, non-negative counts, one-day buckets, "
+                             "USD. A failure stops the run's dbt models.")
+    def blocking(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        from ingestion.settings import lookback_days
+
+        first, last = run_window(context, lookback_days())
+        frame = read_window(warehouse, spec, first, last)
+        passed, metadata = validate(spec, frame, blocking_expectations(spec), f"{spec.table}_blocking")
+        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
+
+    @asset_check(asset=spec.key, name="ge_warnings",
+                 description="Great Expectations: known enum values, non-negative money, data for the window's last "
+                             "day (freshness). Warns; the run goes on.")
+    def warnings(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        from ingestion.settings import lookback_days
+
+        first, last = run_window(context, lookback_days())
+        frame = read_window(warehouse, spec, first, last)
+        passed, metadata = validate(spec, frame, warning_expectations(spec), f"{spec.table}_warnings")
+        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN, metadata=metadata)
+
+    blocking.__name__ = f"{spec.provider}_{spec.table}_ge_blocking"
+    warnings.__name__ = f"{spec.provider}_{spec.table}_ge_warnings"
+    return [blocking, warnings]
+
+
+raw_table_checks = [check for spec in RAW_TABLES for check in _checks_for(spec)]
