@@ -113,6 +113,7 @@ class Issues:
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self.rows: list[dict[str, Any]] = []
+        self.days_seen: set[dt.date] = set()  # every bucket the API answered with, empty ones included
 
     def _add(self, action: str, day: dt.date, reason: str, record: Any) -> None:
         text = json.dumps(record, sort_keys=True, default=str)
@@ -269,16 +270,30 @@ def with_empty_table(tables: Iterable[Any], schema: pa.Schema) -> Iterator[Any]:
 
 
 def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,
-                 resource: str, enabled: bool = True) -> Iterator[pa.Table]:
+                 resource: str, window: tuple[dt.date, dt.date], enabled: bool = True) -> Iterator[pa.Table]:
     """Every page of an endpoint, parsed into rows (`parse(body, where, issues)`), yielded as one Arrow table each,
-    and the page's quarantined or normalized records as a table of `<resource>_quarantine`."""
+    and the page's quarantined or normalized records as a table of `<resource>_quarantine`.
+
+    The API must answer with a bucket for every whole day of the window (an empty bucket for a quiet day): a day
+    missing from the answer (an empty page in the middle, a truncated listing) fails the run, which then loads
+    nothing, rather than loading a window with a hole in it."""
     if not enabled:
         logger.warning(f"{endpoint.provider}: no admin key configured, skipping {endpoint.path}")
         return
+    days_seen: set[dt.date] = set()
     for page_number, body in iter_pages(client, endpoint, params):
         issues = Issues(resource)
         rows = parse(body, endpoint.describe(page_number), issues)
+        days_seen |= issues.days_seen
         if rows:
             yield to_table(rows, schema)
         if issues.rows:
             yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), f"{resource}_quarantine")
+    start, end = window
+    expected = {start + dt.timedelta(days=i) for i in range((min(end, today_utc()) - start).days)}
+    missing = sorted(expected - days_seen)
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise MalformedResponseError(
+            f"{endpoint.provider} {endpoint.path}: no bucket for {shown} in the API's answer for {start}..{end}; "
+            "refusing to load a window with missing days (nothing from this run was loaded)")

@@ -74,13 +74,15 @@ def _timestamp(value: Any, where: str) -> dt.datetime:
         raise MalformedResponseError(f"{where}: bucket time {value!r} is not RFC 3339") from None
 
 
-def _buckets(body: dict[str, Any], where: str) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
+def _buckets(body: dict[str, Any], where: str, issues: Issues
+             ) -> Iterator[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]:
     for i, bucket in enumerate(body["data"]):
         here = f"{where} bucket {i}"
         if not isinstance(bucket, dict) or not isinstance(bucket.get("results"), list):
             raise MalformedResponseError(f"{here}: expected an object with a 'results' list")
         start = _timestamp(bucket.get("starting_at"), here)
         end = _timestamp(bucket.get("ending_at"), here)
+        issues.days_seen.add(start.date())
         for j, result in enumerate(bucket["results"]):
             if not isinstance(result, dict):
                 raise MalformedResponseError(f"{here} result {j}: expected an object, got {type(result).__name__}")
@@ -94,7 +96,7 @@ USAGE_COUNTS = ("uncached_input_tokens", "cache_creation_5m_input_tokens", "cach
 def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
     """One row per result; negative counts and repeated groups go to quarantine instead."""
     rows = []
-    for start, end, results in _buckets(body, where):
+    for start, end, results in _buckets(body, where, issues):
         keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
@@ -131,7 +133,7 @@ def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[st
 def cost_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
     """One row per cost line; lines in another currency than USD and repeated lines go to quarantine."""
     rows = []
-    for start, end, results in _buckets(body, where):
+    for start, end, results in _buckets(body, where, issues):
         keys = RowKeys()
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
@@ -193,7 +195,8 @@ def _anthropic(window: SourceWindow, conn: settings.ProviderConnection, session:
             )
             params = {"starting_at": rfc3339(start), "ending_at": rfc3339(end), "bucket_width": "1d",
                       "limit": window.page_size_days, "group_by[]": group_by}
-            yield from fetch_tables(client, Endpoint("anthropic", path), params, parse, schema, name, conn.enabled)
+            yield from fetch_tables(client, Endpoint("anthropic", path), params, parse, schema, name, (start, end),
+                                    conn.enabled)
 
         return pages
 

@@ -84,6 +84,7 @@ def _buckets(body: dict[str, Any], where: str, issues: Issues
         for j, result in enumerate(bucket["results"]):
             if not isinstance(result, dict):
                 raise MalformedResponseError(f"{here} result {j}: expected an object, got {type(result).__name__}")
+        issues.days_seen.add(dt.datetime.fromtimestamp(start_s, dt.timezone.utc).date())
         yield (dt.datetime.fromtimestamp(start_s, dt.timezone.utc), dt.datetime.fromtimestamp(end_s, dt.timezone.utc),
                bucket["results"])
 
@@ -162,7 +163,8 @@ def _openai(window: SourceWindow, conn: settings.ProviderConnection, session: Op
                                       session=session or conn.session())
             params = {"start_time": unix_seconds(start), "end_time": unix_seconds(end), "bucket_width": "1d",
                       "limit": min(window.page_size_days, max_limit), "group_by": group_by}
-            yield from fetch_tables(client, Endpoint("openai", path), params, parse, schema, name, conn.enabled)
+            yield from fetch_tables(client, Endpoint("openai", path), params, parse, schema, name, (start, end),
+                                    conn.enabled)
 
         return pages
 

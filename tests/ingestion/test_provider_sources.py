@@ -182,3 +182,21 @@ def test_unbounded_runs_resume_from_the_last_day_minus_the_lookback(world, trans
     assert second[0].params["starting_at"] == [f"{last_loaded - dt.timedelta(days=2)}T00:00:00Z"]
     assert query(pipe, "select count(*) from usage_messages")[0][0] == sum(
         len(world.anthropic_usage(start + dt.timedelta(days=i))) for i in range(6))
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_an_empty_page_in_the_middle_fails_instead_of_leaving_a_hole(provider, transport, pipeline):
+    pages = {}
+
+    def empty_second_page(body, path):
+        pages[path] = pages.get(path, 0) + 1
+        if pages[path] == 2:
+            body["data"] = []  # has_more and next_page stay: the listing goes on past the hole
+        return body
+
+    with pytest.raises(PipelineStepFailed) as failure:
+        run(provider, transport, pipeline, faults={"*": empty_second_page})
+    assert "no bucket for 2026-11-03, 2026-11-04" in str(failure.value)
+    pipe = pipeline(provider, SOURCES[provider][1])
+    usage_table = SOURCES[provider][2]
+    assert not table_exists(pipe, usage_table) or query(pipe, f"select count(*) from {usage_table}")[0][0] == 0
