@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from orchestration.resources import warehouse_kind, warehouse_path
+from orchestration.resources import Warehouse, warehouse_kind, warehouse_path
 
 MARTS = [
     ("marts.fct_ai_usage_daily", "the allocated ledger: day x provider x model x person/service x team x project x token type"),
@@ -19,52 +19,48 @@ def last_week(end: dt.date) -> tuple[dt.date, dt.date]:
     return end - dt.timedelta(days=7), end - dt.timedelta(days=1)
 
 
-def spend_tables(con, first: dt.date, last: dt.date) -> tuple[list[tuple], list[tuple], tuple]:
-    by_team = con.execute(
+def spend_tables(client, first: dt.date, last: dt.date) -> tuple[list[tuple], list[tuple], tuple]:
+    """Last week's spend by team and by model, and allocation coverage, through dlt's SQL client (any warehouse)."""
+    by_team = client.execute_sql(
         """
         select team_name, sum(billed_cost_usd) as billed, sum(list_cost_usd) as list
-        from marts.fct_team_spend_daily where usage_date between ? and ?
+        from marts.fct_team_spend_daily where usage_date between %s and %s
         group by team_name order by billed desc
-        """, [first, last]).fetchall()
-    by_model = con.execute(
+        """, first, last)
+    by_model = client.execute_sql(
         """
         select provider, model_name, sum(billed_cost_usd) as billed, sum(token_count) as tokens
-        from marts.fct_ai_usage_daily where usage_date between ? and ?
+        from marts.fct_ai_usage_daily where usage_date between %s and %s
         group by provider, model_name order by billed desc
-        """, [first, last]).fetchall()
-    coverage = con.execute(
+        """, first, last)
+    coverage = client.execute_sql(
         """
         select sum(billed_cost_usd), sum(allocated_billed_cost_usd), sum(unpriced_token_count)
-        from marts.fct_allocation_coverage_daily where usage_date between ? and ?
-        """, [first, last]).fetchone()
+        from marts.fct_allocation_coverage_daily where usage_date between %s and %s
+        """, first, last)[0]
     return by_team, by_model, coverage
 
 
 def print_summary(end: dt.date) -> None:
     first, last = last_week(end)
     print("\n" + "=" * 78)
+    with Warehouse.from_env().pipeline("summary", "marts").sql_client() as client:
+        by_team, by_model, coverage = spend_tables(client, first, last)
+    total = sum(float(r[1] or 0) for r in by_team)
+    print(f"AI spend {first} .. {last} (billed, USD): ${total:,.2f}\n")
+    print(f"  {'team':<22}{'billed':>14}{'share':>9}")
+    for team, billed, _ in by_team:
+        print(f"  {team:<22}{float(billed or 0):>14,.2f}{float(billed or 0) / total if total else 0:>9.1%}")
+    print(f"\n  {'model':<34}{'billed':>14}{'tokens':>18}")
+    for provider, model, billed, tokens in by_model[:10]:
+        print(f"  {(provider + ' ' + model)[:33]:<34}{float(billed or 0):>14,.2f}{int(tokens or 0):>18,}")
+    billed, allocated, unpriced = (float(v or 0) for v in coverage)
+    print(f"\n  allocation coverage: {allocated / billed if billed else 0:.1%} of billed spend has an owning team; "
+          f"unpriced tokens: {int(unpriced):,}")
     if warehouse_kind() == "duckdb":
-        import duckdb
-
-        con = duckdb.connect(str(warehouse_path()), read_only=True)
-        try:
-            by_team, by_model, coverage = spend_tables(con, first, last)
-        finally:
-            con.close()
-        total = sum(float(r[1] or 0) for r in by_team)
-        print(f"AI spend {first} .. {last} (billed, USD): ${total:,.2f}\n")
-        print(f"  {'team':<22}{'billed':>14}{'share':>9}")
-        for team, billed, _ in by_team:
-            print(f"  {team:<22}{float(billed or 0):>14,.2f}{float(billed or 0) / total if total else 0:>9.1%}")
-        print(f"\n  {'model':<34}{'billed':>14}{'tokens':>18}")
-        for provider, model, billed, tokens in by_model[:10]:
-            print(f"  {(provider + ' ' + model)[:33]:<34}{float(billed or 0):>14,.2f}{int(tokens or 0):>18,}")
-        billed, allocated, unpriced = (float(v or 0) for v in coverage)
-        print(f"\n  allocation coverage: {allocated / billed if billed else 0:.1%} of billed spend has an owning team; "
-              f"unpriced tokens: {int(unpriced):,}")
         print(f"\nWarehouse: {warehouse_path()}")
     else:
-        print(f"Warehouse: the '{warehouse_kind()}' target (see dbt_project/profiles.yml)")
+        print(f"\nWarehouse: the '{warehouse_kind()}' target (see dbt_project/profiles.yml)")
     print("Marts:")
     for name, what in MARTS:
         print(f"  {name:<52} {what}")

@@ -7,11 +7,11 @@
 
 {% macro money(expr) -%}cast({{ expr }} as {{ type_money() }}){%- endmacro %}
 
-{#- A stable hash key over several columns (nulls and empty strings kept apart). -#}
+{#- A stable hash key over several columns (nulls and empty strings kept apart; no NUL byte: Postgres refuses it). -#}
 {% macro surrogate_key(columns) -%}
     {%- set parts = [] -%}
     {%- for col in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ col ~ " as " ~ dbt.type_string() ~ "), '\x00')") -%}
+        {%- do parts.append("coalesce(cast(" ~ col ~ " as " ~ dbt.type_string() ~ "), '<null>')") -%}
         {%- if not loop.last %}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
@@ -75,4 +75,10 @@
     {%- else -%}
         {{ expr }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- numerator / denominator rounded to `places`, null when the denominator is zero. Computed in decimals: Postgres
+    has no round(double, places), and money should not pass through floating point anyway. -#}
+{% macro rounded_ratio(numerator, denominator, places=2) -%}
+    round(cast({{ numerator }} as {{ type_money() }}) / nullif(cast({{ denominator }} as {{ type_money() }}), 0), {{ places }})
 {%- endmacro %}

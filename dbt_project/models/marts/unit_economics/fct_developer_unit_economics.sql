@@ -89,8 +89,8 @@ select
     sprints.tickets_closed,
     sprints.story_points,
     sprints.days_with_ai_usage,
-    round({{ safe_divide('sprints.ai_cost_usd', 'sprints.prs_merged') }}, 2) as cost_per_pr,
-    round({{ safe_divide('sprints.ai_cost_usd', 'sprints.tickets_closed') }}, 2) as cost_per_ticket,
-    round({{ safe_divide('sprints.ai_cost_usd', 'sprints.story_points') }}, 2) as cost_per_story_point
+    {{ rounded_ratio('sprints.ai_cost_usd', 'sprints.prs_merged', 2) }} as cost_per_pr,
+    {{ rounded_ratio('sprints.ai_cost_usd', 'sprints.tickets_closed', 2) }} as cost_per_ticket,
+    {{ rounded_ratio('sprints.ai_cost_usd', 'sprints.story_points', 2) }} as cost_per_story_point
 from sprints
 inner join people on people.person_email = sprints.person_email

@@ -55,8 +55,8 @@ select
     {{ money('team_side.ai_cost_usd - coalesce(person_side.attributed_to_epics_usd, 0)
               - coalesce(person_side.attributed_no_epic_usd, 0) - coalesce(person_side.unattributed_person_usd, 0)') }}
         as non_person_usd,
-    round({{ safe_divide('coalesce(person_side.attributed_to_epics_usd, 0) + coalesce(person_side.attributed_no_epic_usd, 0)',
-                         'team_side.ai_cost_usd') }}, 4) as attribution_rate
+    {{ rounded_ratio('coalesce(person_side.attributed_to_epics_usd, 0) + coalesce(person_side.attributed_no_epic_usd, 0)',
+                         'team_side.ai_cost_usd', 4) }} as attribution_rate
 from team_side
 left join person_side
     on person_side.team_id = team_side.team_id

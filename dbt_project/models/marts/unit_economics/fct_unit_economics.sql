@@ -144,11 +144,11 @@ ratios as (
 
     select
         *,
-        round({{ safe_divide('ai_cost_usd', 'prs_merged') }}, 2) as cost_per_pr,
-        round({{ safe_divide('ai_cost_usd', 'tickets_closed') }}, 2) as cost_per_ticket,
-        round({{ safe_divide('ai_cost_usd', 'story_points') }}, 2) as cost_per_story_point,
-        round({{ safe_divide('ai_cost_usd', 'successful_deployments') }}, 2) as cost_per_deployment,
-        round({{ safe_divide('ai_cost_usd', 'active_developers') }}, 2) as cost_per_active_developer
+        {{ rounded_ratio('ai_cost_usd', 'prs_merged', 2) }} as cost_per_pr,
+        {{ rounded_ratio('ai_cost_usd', 'tickets_closed', 2) }} as cost_per_ticket,
+        {{ rounded_ratio('ai_cost_usd', 'story_points', 2) }} as cost_per_story_point,
+        {{ rounded_ratio('ai_cost_usd', 'successful_deployments', 2) }} as cost_per_deployment,
+        {{ rounded_ratio('ai_cost_usd', 'active_developers', 2) }} as cost_per_active_developer
     from measured
 
 ),
@@ -192,14 +192,14 @@ final as (
         case when not is_suppressed and previous_start = expected_previous_start then lag_cost_per_pr end
             as previous_cost_per_pr,
         case when not is_suppressed and previous_start = expected_previous_start
-            then round({{ safe_divide('cost_per_pr - lag_cost_per_pr', 'lag_cost_per_pr') }}, 4) end
+            then {{ rounded_ratio('cost_per_pr - lag_cost_per_pr', 'lag_cost_per_pr', 4) }} end
             as cost_per_pr_change,
         case when not is_suppressed and previous_start = expected_previous_start
-            then round({{ safe_divide('cost_per_ticket - lag_cost_per_ticket', 'lag_cost_per_ticket') }}, 4) end
+            then {{ rounded_ratio('cost_per_ticket - lag_cost_per_ticket', 'lag_cost_per_ticket', 4) }} end
             as cost_per_ticket_change,
         case when not is_suppressed and previous_start = expected_previous_start
-            then round({{ safe_divide('cost_per_active_developer - lag_cost_per_active_developer',
-                                      'lag_cost_per_active_developer') }}, 4) end
+            then {{ rounded_ratio('cost_per_active_developer - lag_cost_per_active_developer',
+                                      'lag_cost_per_active_developer', 4) }} end
             as cost_per_active_developer_change
     from with_previous
 
