@@ -235,6 +235,10 @@ def _table(rows: list[dict[str, Any]], *columns: str, key: tuple[str, ...] = ())
 
 @dlt.source(name="org_directory")
 def _org_directory(org: OrgDirectory):
+    @dlt.resource(name="organization", write_disposition="replace")
+    def organization():
+        yield _table([{"organization": org.organization}], "organization", key=("organization",))
+
     @dlt.resource(name="teams", write_disposition="replace")
     def teams():
         yield _table([{"team_id": t.id, "team_name": t.name, "cost_center": t.cost_center} for t in org.teams],
@@ -284,4 +288,5 @@ def _org_directory(org: OrgDirectory):
         ], "provider", "account_kind", "account_id", "account_name", "project_id", "team_id", "email", "environment",
             "use_case", key=("provider", "account_kind", "account_id"))
 
-    return teams, team_repositories, team_jira_projects, projects, people, identities, provider_accounts
+    return (organization, teams, team_repositories, team_jira_projects, projects, people, identities,
+            provider_accounts)

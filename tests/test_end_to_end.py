@@ -44,6 +44,7 @@ def env(tmp_path_factory):
         "FINOPS_PIPELINES_DIR": str(tmp / "pipelines"),
         "FINOPS_MODE": "demo",
         "FINOPS_LOOKBACK_DAYS": str(LOOKBACK),
+        "FINOPS_EXPORT_DIR": str(tmp / "exports"),
     }
 
 
@@ -189,6 +190,33 @@ def test_running_again_and_a_single_overlapping_partition_change_nothing(env, fi
     # the daily schedule's shape: one partition (the last day), its lookback overlapping days already loaded
     make_run(env, END - dt.timedelta(days=1), END)
     assert marts(env) == before
+
+
+def test_focus_export_files_hold_the_ledger_and_pass_the_focus_validator(env, first_run):
+    """One FOCUS file per loaded day (Parquet and CSV), the same billed dollars as the ledger, and the FinOps
+    Foundation's validator (FOCUS 1.2, offline rules) finds no failed rule but the known InvoiceId tree."""
+    import pyarrow.parquet as pq
+
+    from tests import focus_validator
+
+    folder = Path(env["FINOPS_EXPORT_DIR"]) / "focus"
+    for day in LOADED_DAYS:
+        table = pq.read_table(folder / f"{day}.parquet")
+        [(billed,)] = scalar(env, f"select sum(billed_cost_usd) from marts.fct_ai_usage_daily where usage_date = '{day}'")
+        assert abs(Decimal(str(sum(v.as_py() for v in table.column("BilledCost")))) - billed) < Decimal("0.000001")
+        assert (folder / f"{day}.csv").exists()
+    finance = Path(env["FINOPS_EXPORT_DIR"]) / "finance" / str(END - dt.timedelta(days=1))
+    assert {p.name for p in finance.glob("*.csv")} == {"team_spend_daily.csv", "allocation_coverage_daily.csv",
+                                                       "unit_economics_monthly.csv"}
+
+    if focus_validator.python312() is None:
+        if os.environ.get("FINOPS_REQUIRE_FOCUS_VALIDATOR") == "1":
+            pytest.fail("python3.12 is required for focus-validator but was not found")
+        pytest.skip("python3.12 not available for focus-validator")
+    totals, failed = focus_validator.validate(folder / f"{LOADED_DAYS[-1]}.csv")
+    unexpected = [rule for rule in failed if not focus_validator.KNOWN.match(rule)]
+    assert unexpected == [], unexpected
+    assert totals["pass"] > 200 and totals["fail"] == len(failed)
 
 
 def test_pseudonymized_marts_show_no_one_and_still_add_up(env, first_run, tmp_path):

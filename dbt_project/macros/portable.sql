@@ -82,3 +82,18 @@
 {% macro rounded_ratio(numerator, denominator, places=2) -%}
     round(cast({{ numerator }} as {{ type_money() }}) / nullif(cast({{ denominator }} as {{ type_money() }}), 0), {{ places }})
 {%- endmacro %}
+
+{#- A JSON object from (key, SQL expression) pairs; null values are left out. Engine-specific, hence dispatched. -#}
+{% macro json_object(pairs) -%}{{ return(adapter.dispatch('json_object')(pairs)) }}{%- endmacro %}
+{% macro default__json_object(pairs) -%}
+    json_strip_nulls(json_build_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+{% macro duckdb__json_object(pairs) -%}
+    cast(json_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}) as {{ dbt.type_string() }})
+{%- endmacro %}
+{% macro snowflake__json_object(pairs) -%}
+    to_json(object_construct({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{#- A UTC timestamp at the start of a day, from a date. -#}
+{% macro day_start(date_expr) -%}cast({{ date_expr }} as {{ dbt.type_timestamp() }}){%- endmacro %}

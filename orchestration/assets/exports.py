@@ -1,0 +1,120 @@
+"""Files for the people who do not query the warehouse: FOCUS exports per day, finance marts per run.
+
+* `exports/focus_daily`: the FOCUS 1.2 rows of each day of the partition window (and its lookback days), as
+  `<FINOPS_EXPORT_DIR>/focus/<day>.parquet` and `.csv` (timestamps in ISO 8601 UTC), ready for any FOCUS-aware
+  FinOps tool beside the cloud's own exports. Re-running a day rewrites its files.
+* `exports/finance_daily`: spend by team per day, allocation coverage and monthly unit economics as
+  `<FINOPS_EXPORT_DIR>/finance/<last day of the window>/<mart>.parquet` and `.csv`, for finance's spreadsheets.
+
+Both read through dlt's SQL client, so they work on any warehouse.
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from orchestration.partitions import daily_partitions
+from orchestration.resources import PROJECT_ROOT, Warehouse
+
+FINANCE_MARTS = {
+    "team_spend_daily": "select * from marts.fct_team_spend_daily where usage_date between %s and %s",
+    "allocation_coverage_daily": "select * from marts.fct_allocation_coverage_daily where usage_date between %s and %s",
+    "unit_economics_monthly": "select * from marts.fct_unit_economics where period_type = 'month' "
+                              "and period_end >= %s and period_start <= %s and not is_suppressed",
+}
+
+
+def export_dir() -> Path:
+    return Path(os.environ.get("FINOPS_EXPORT_DIR", str(PROJECT_ROOT / "data" / "exports")))
+
+
+def _query(warehouse: Warehouse, sql: str, *params) -> pa.Table:
+    """Rows as Arrow with decimals kept decimal (a pandas round trip would turn money and quantities into floats)."""
+    with warehouse.pipeline("exports", "marts").sql_client() as client:
+        with client.execute_query(sql, *params) as cursor:
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+    return pa.Table.from_pylist([dict(zip(names, row)) for row in rows]) if rows else pa.table(
+        {name: pa.array([], pa.string()) for name in names})
+
+
+def _for_csv(table: pa.Table) -> pa.Table:
+    """Timestamps as ISO 8601 UTC text ('2026-11-20T00:00:00Z'), as FOCUS and spreadsheets expect."""
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_timestamp(field.type):
+            values = [v.strftime("%Y-%m-%dT%H:%M:%SZ") if v is not None else None for v in column.to_pylist()]
+            columns.append(pa.array(values, pa.string()))
+        else:
+            columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def write(table: pa.Table, base: Path) -> list[str]:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, base.with_suffix(".parquet"))
+    pa_csv.write_csv(_for_csv(table), base.with_suffix(".csv"))
+    return [str(base.with_suffix(".parquet")), str(base.with_suffix(".csv"))]
+
+
+def days(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
+    day = start.date()
+    while day < end.date():
+        yield day
+        day += dt.timedelta(days=1)
+
+
+@asset(
+    key=AssetKey(["exports", "focus_daily"]),
+    deps=[AssetKey(["marts", "fct_focus_cost_and_usage"])],
+    partitions_def=daily_partitions,
+    group_name="exports",
+    owners=["team:finops"],
+    description="FOCUS 1.2 cost-and-usage files per day (Parquet and CSV) under FINOPS_EXPORT_DIR/focus/.",
+)
+def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    from ingestion.settings import lookback_days
+
+    window = context.partition_time_window
+    # the lookback days were re-fetched and rebuilt too: their files are rewritten with any restated figures
+    start = window.start - dt.timedelta(days=lookback_days())
+    files, rows, billed = [], 0, 0.0
+    for day in days(start, window.end):
+        table = _query(warehouse, "select * from marts.fct_focus_cost_and_usage where x_usage_date = %s", day)
+        table = table.drop_columns([c for c in ("x_usage_date",) if c in table.column_names])
+        files += write(table, export_dir() / "focus" / day.isoformat())
+        rows += table.num_rows
+        billed += float(pc.sum(table.column("BilledCost")).as_py() or 0)
+    context.log.info(f"FOCUS export: {rows} rows, ${billed:,.2f} billed, {len(files)} files in {export_dir() / 'focus'}")
+    return MaterializeResult(metadata={"rows": rows, "billed_cost_usd": round(billed, 2), "files": len(files),
+                                       "folder": str(export_dir() / "focus")})
+
+
+@asset(
+    key=AssetKey(["exports", "finance_daily"]),
+    deps=[AssetKey(["marts", "fct_team_spend_daily"]), AssetKey(["marts", "fct_allocation_coverage_daily"]),
+          AssetKey(["marts", "fct_unit_economics"])],
+    partitions_def=daily_partitions,
+    group_name="exports",
+    owners=["team:finops"],
+    description="Finance marts (team spend, allocation coverage, monthly unit economics) as Parquet and CSV in a "
+                "dated folder under FINOPS_EXPORT_DIR/finance/.",
+)
+def finance_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    window = context.partition_time_window
+    first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    folder = export_dir() / "finance" / last.isoformat()
+    counts = {}
+    for name, sql in FINANCE_MARTS.items():
+        table = _query(warehouse, sql, first, last)
+        write(table, folder / name)
+        counts[name] = table.num_rows
+    context.log.info(f"finance export: {counts} in {folder}")
+    return MaterializeResult(metadata={"folder": str(folder), **{f"rows_{k}": v for k, v in counts.items()}})
