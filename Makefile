@@ -18,7 +18,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test dev bench install docs clean lock
+.PHONY: run test dev bench install docs clean lock lookml metabase metrics
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ bench: install
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install
 	cd dbt_project && WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" ../$(BIN)/dbt docs generate --profiles-dir .
+
+## make lookml: Looker views and explores from the dbt marts' yml, into looker/ (commit the result)
+lookml: install
+	$(BIN)/python -m delivery.lookml
+
+## make metrics [METRICS=spend,cost_per_pr GROUP_BY=metric_time__month,team__team_name]: query the dbt semantic layer
+METRICS  ?= spend,cost_per_pr,premium_share,allocation_coverage
+GROUP_BY ?= metric_time__month,team__team_name
+metrics: install
+	cd dbt_project && DBT_PROFILES_DIR=. WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" \
+		../$(BIN)/mf query --metrics $(METRICS) --group-by $(GROUP_BY)
 
 ## make lock: re-resolve requirements.lock after editing pyproject.toml
 lock: install

@@ -7,7 +7,7 @@ lookback); incremental facts rebuild exactly those days.
 
 import json
 import os
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
@@ -27,12 +27,20 @@ class LayerTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> Optional[str]:
         fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "seed":
+            return "marts_core"
         if len(fqn) > 2 and fqn[1] == "marts":
             return f"marts_{fqn[2]}"
         return self._layer(dbt_resource_props)
 
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str]:
+        # an owner set in a model's yml (meta: {dagster: {owners: [...]}}) wins; the data team owns the rest
+        return super().get_owners(dbt_resource_props) or ["team:finops"]
+
     @staticmethod
     def _layer(props: Mapping[str, Any]) -> str:
+        if props["resource_type"] == "seed":
+            return "marts"  # reference tables (model_catalog) are built into the marts schema beside the dims
         fqn = props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "models"
 
