@@ -63,8 +63,15 @@ lookml: install
 METRICS  ?= spend,cost_per_pr,premium_share,allocation_coverage
 GROUP_BY ?= metric_time__month,team__team_name
 metrics: install
-	cd dbt_project && DBT_PROFILES_DIR=. WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" \
-		../$(BIN)/mf query --metrics $(METRICS) --group-by $(GROUP_BY)
+	cd dbt_project && export DBT_PROFILES_DIR=. WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" && \
+		../$(BIN)/dbt parse --quiet && ../$(BIN)/mf query --metrics $(METRICS) --group-by $(GROUP_BY)
+
+## make metabase [MB_URL=http://localhost:3000 MB_DATABASE="AI FinOps"]: load the Metabase dashboard
+## (credentials from METABASE_API_KEY, or METABASE_USERNAME and METABASE_PASSWORD)
+MB_URL      ?= http://localhost:3000
+MB_DATABASE ?= AI FinOps
+metabase: install
+	$(BIN)/python -m delivery.metabase --url "$(MB_URL)" --database-name "$(MB_DATABASE)"
 
 ## make lock: re-resolve requirements.lock after editing pyproject.toml
 lock: install
