@@ -268,3 +268,90 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
             assert value > before[(provider, day)] * Decimal("1.09")  # it did change, by about 10%
         else:
             assert value == before[(provider, day)], (provider, day)
+
+
+def test_daily_brief_shows_the_marts_numbers(env, first_run):
+    """The run wrote the daily brief for its last day; in a real browser its 7-day and month-to-date spend are the
+    marts' own sums, and every chart is drawn."""
+    from decimal import ROUND_HALF_UP
+
+    from tests.browser import artifact, browser_page
+
+    day = END - dt.timedelta(days=1)
+    folder = Path(env["FINOPS_EXPORT_DIR"]) / "brief"
+    page_path = folder / f"{day}.html"
+    assert page_path.exists(), sorted(p.name for p in folder.glob("*"))
+    expected = {}
+    for name, first in (("spend_7d", day - dt.timedelta(days=6)), ("spend_mtd", day.replace(day=1))):
+        [(total,)] = scalar(env, f"select sum(billed_cost_usd) from marts.fct_team_spend_daily "
+                                 f"where usage_date between '{first}' and '{day}'")
+        expected[name] = Decimal(total or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert expected["spend_7d"] > 0
+    with browser_page() as page:
+        page.goto(page_path.resolve().as_uri())
+        for name, value in expected.items():
+            element = page.locator(f'[data-metric="{name}"]')
+            assert element.get_attribute("data-value") == f"{value:.2f}", name
+            assert element.inner_text().strip() == f"${value:,.2f}", name
+        assert day.strftime("%B") in page.inner_text("header")
+        for chart in ("team_spend", "model_mix", "budget_burn", "unit_economics"):
+            figure = page.locator(f'figure[data-chart="{chart}"]')
+            assert figure.locator("svg").count() == 1 and figure.locator("svg path").count() > 5, chart
+        page.screenshot(path=str(artifact("daily_brief_demo.png")), full_page=True)
+
+
+def test_semantic_layer_validates_and_its_metrics_equal_the_marts(env, first_run, tmp_path):
+    """MetricFlow (`mf validate-configs`) validates the semantic models and metrics, their SQL included, against the
+    demo warehouse; then `mf query` gives the same spend, cost per PR and premium share per month and team as
+    sums over the marts written here by hand."""
+    import csv
+
+    copy = tmp_path / Path(env["WAREHOUSE_PATH"]).name  # same file name: dbt-duckdb names the database after it
+    shutil.copy(env["WAREHOUSE_PATH"], copy)
+    dbt_dir = ROOT / "dbt_project"
+    mf = str(Path(sys.executable).with_name("mf"))
+    mf_env = {**env, "WAREHOUSE_PATH": str(copy), "DBT_PROFILES_DIR": str(dbt_dir)}
+
+    def run(*args: str, tool: str = mf) -> str:
+        result = subprocess.run([tool, *args], cwd=dbt_dir, env=mf_env, capture_output=True, text=True, timeout=600)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-4000:]
+        return output
+
+    # mf reads target/semantic_manifest.json, whose table names carry the database dbt-duckdb derives from the file
+    run("parse", "--profiles-dir", str(dbt_dir), tool=str(Path(sys.executable).with_name("dbt")))
+    validation = run("validate-configs")
+    # semantics, then semantic models, dimensions, entities, measures and metrics queried against the warehouse
+    assert validation.count("(ERRORS: 0, FUTURE_ERRORS: 0") == 6, validation[-4000:]
+
+    out = tmp_path / "metrics.csv"
+    run("query", "--metrics", "spend,cost_per_pr,premium_share", "--group-by", "metric_time__month,team__team_name",
+        "--csv", str(out))
+    got = {(row["metric_time__month"][:10], row["team__team_name"]): row for row in csv.DictReader(out.open())}
+
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        spend = {(str(m), t): (float(s), float(p)) for m, t, s, p in con.execute("""
+            select date_trunc('month', f.usage_date)::date, t.team_name, sum(f.billed_cost_usd),
+                   sum(case when m.model_tier = 'premium' then f.billed_cost_usd else 0 end)
+            from marts.fct_ai_usage_daily f
+            join marts.dim_teams t on t.team_id = f.team_id
+            left join marts.dim_models m on m.provider = f.provider and m.model_ref = f.model_ref
+            group by all""").fetchall()}
+        prs = {(str(m), t): n for m, t, n in con.execute("""
+            select date_trunc('month', o.output_date)::date, t.team_name, sum(o.prs_merged)
+            from marts.fct_engineering_output_daily o join marts.dim_teams t on t.team_id = o.team_id
+            group by all""").fetchall()}
+    finally:
+        con.close()
+
+    assert spend and {k for k in got if got[k]["spend"]} == set(spend)
+    for key, (total, premium) in spend.items():
+        row = got[key]
+        assert float(row["spend"]) == pytest.approx(total, rel=1e-9), key
+        assert float(row["premium_share"]) == pytest.approx(premium / total, rel=1e-9), key
+        if prs.get(key):
+            assert float(row["cost_per_pr"]) == pytest.approx(total / prs[key], rel=1e-9), key
+        else:
+            assert row["cost_per_pr"] == "", key  # no merged PR: no cost per PR, never a division by zero
+    assert any(prs.get(k) for k in spend) and any(p for _, p in spend.values())
