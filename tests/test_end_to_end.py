@@ -207,7 +207,15 @@ def test_focus_export_files_hold_the_ledger_and_pass_the_focus_validator(env, fi
         assert (folder / f"{day}.csv").exists()
     finance = Path(env["FINOPS_EXPORT_DIR"]) / "finance" / str(END - dt.timedelta(days=1))
     assert {p.name for p in finance.glob("*.csv")} == {"team_spend_daily.csv", "allocation_coverage_daily.csv",
-                                                       "unit_economics_monthly.csv"}
+                                                       "unit_economics_monthly.csv",
+                                                       "spend_by_team_project_monthly.csv"}
+    # the monthly file holds whole months: every dollar of the months the run touched, by team and project
+    monthly = pq.read_table(finance / "spend_by_team_project_monthly.parquet")
+    months = sorted({d.replace(day=1) for d in LOADED_DAYS})
+    [(ledger,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where usage_month in ("
+                              + ", ".join(f"'{m}'" for m in months) + ")")
+    assert Decimal(str(sum(v.as_py() for v in monthly.column("billed_cost_usd")))) == ledger
+    assert {v.as_py() for v in monthly.column("usage_month")} == set(months)
 
     if focus_validator.python312() is None:
         if os.environ.get("FINOPS_REQUIRE_FOCUS_VALIDATOR") == "1":

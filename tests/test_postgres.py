@@ -8,6 +8,7 @@ database with every dbt test green, and the marts must hold the same numbers as 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
+import pyarrow.csv as pa_csv
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,9 +93,9 @@ def test_the_pipeline_on_postgres_matches_duckdb(database, tmp_path_factory):
                     "DESTINATION__POSTGRES__CREDENTIALS": url._replace(path=f"/{database}").geturl(),
                     "POSTGRES_HOST": url.hostname or "localhost", "POSTGRES_PORT": str(url.port or 5432),
                     "POSTGRES_USER": url.username or "postgres", "POSTGRES_PASSWORD": url.password or "",
-                    "POSTGRES_DB": database}
+                    "POSTGRES_DB": database, "FINOPS_EXPORT_DIR": str(tmp / "pg-exports")}
     duckdb_env = {**base, "WAREHOUSE": "duckdb", "WAREHOUSE_PATH": str(tmp / "w.duckdb"),
-                  "FINOPS_PIPELINES_DIR": str(tmp / "duck-pipelines")}
+                  "FINOPS_PIPELINES_DIR": str(tmp / "duck-pipelines"), "FINOPS_EXPORT_DIR": str(tmp / "duck-exports")}
     run(postgres_env)  # dbt build with every test: a failing test fails the run
     run(duckdb_env)
 
@@ -107,6 +109,13 @@ def test_the_pipeline_on_postgres_matches_duckdb(database, tmp_path_factory):
             on_duckdb = normalise(duck.execute(query(mart)).fetchall())
             assert on_postgres, mart
             assert on_postgres == on_duckdb, mart
+        # the FOCUS files too: the same charges, with Tags as JSON text on both engines (Postgres hands JSON columns
+        # to Python as dicts, which once broke the CSV export)
+        files = {engine: pa_csv.read_csv(tmp / f"{engine}-exports" / "focus" / f"{LAST}.csv")
+                 for engine in ("pg", "duck")}
+        charges = {engine: sorted((row["x_UseCase"], json.loads(row["Tags"])["team"], str(row["BilledCost"]))
+                                  for row in table.to_pylist()) for engine, table in files.items()}
+        assert charges["pg"] and charges["pg"] == charges["duck"]
     finally:
         pg.close()
         duck.close()

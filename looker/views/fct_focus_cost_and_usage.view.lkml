@@ -298,6 +298,20 @@ view: fct_focus_cost_and_usage {
     sql: ${TABLE}."x_ServiceTier" ;;
   }
 
+  dimension: x_model_family {
+    label: "X Model Family"
+    description: "Claude, GPT, Gemini, Open weights... (dim_models, from the model_catalog seed); 'unclassified' otherwise."
+    type: string
+    sql: ${TABLE}."x_ModelFamily" ;;
+  }
+
+  dimension: x_model_tier {
+    label: "X Model Tier"
+    description: "premium, standard or economy (dim_models); 'unclassified' for cost lines without a model or unknown ids."
+    type: string
+    sql: ${TABLE}."x_ModelTier" ;;
+  }
+
   dimension: x_team {
     label: "X Team"
     description: "Owning team."

@@ -3,13 +3,15 @@
 * `exports/focus_daily`: the FOCUS 1.2 rows of each day of the partition window (and its lookback days), as
   `<FINOPS_EXPORT_DIR>/focus/<day>.parquet` and `.csv` (timestamps in ISO 8601 UTC), ready for any FOCUS-aware
   FinOps tool beside the cloud's own exports. Re-running a day rewrites its files.
-* `exports/finance_daily`: spend by team per day, allocation coverage and monthly unit economics as
+* `exports/finance_daily`: spend by team per day, spend by team x project x provider per month (whole months),
+  allocation coverage and monthly unit economics as
   `<FINOPS_EXPORT_DIR>/finance/<last day of the window>/<mart>.parquet` and `.csv`, for finance's spreadsheets.
 
 Both read through dlt's SQL client, so they work on any warehouse.
 """
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -28,7 +30,18 @@ FINANCE_MARTS = {
     "allocation_coverage_daily": "select * from marts.fct_allocation_coverage_daily where usage_date between %s and %s",
     "unit_economics_monthly": "select * from marts.fct_unit_economics where period_type = 'month' "
                               "and period_end >= %s and period_start <= %s and not is_suppressed",
+    # the months the window touches, whole: finance reconciles spend per team and project against the invoices
+    "spend_by_team_project_monthly": """
+        select usage_month, team_id, team_name, project_id, project_name, provider,
+               sum(billed_cost_usd) as billed_cost_usd, sum(list_cost_usd) as list_cost_usd,
+               sum(token_count) as token_count
+        from marts.fct_ai_usage_daily
+        where usage_month between %s and %s
+        group by usage_month, team_id, team_name, project_id, project_name, provider
+        order by usage_month, team_id, project_id, provider""",
 }
+# queries whose window is whole months: both bounds are moved to the first day of their month
+MONTHLY = {"spend_by_team_project_monthly"}
 
 
 def export_dir() -> Path:
@@ -41,8 +54,14 @@ def _query(warehouse: Warehouse, sql: str, *params) -> pa.Table:
         with client.execute_query(sql, *params) as cursor:
             names = [column[0] for column in cursor.description]
             rows = cursor.fetchall()
-    return pa.Table.from_pylist([dict(zip(names, row)) for row in rows]) if rows else pa.table(
+    return pa.Table.from_pylist([dict(zip(names, map(_json_text, row))) for row in rows]) if rows else pa.table(
         {name: pa.array([], pa.string()) for name in names})
+
+
+def _json_text(value):
+    """JSON columns (FOCUS Tags, SkuPriceDetails) as JSON text on every warehouse: DuckDB hands them over as text,
+    psycopg2 (Postgres) as dicts, which Arrow would turn into structs that CSV cannot hold."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
 
 
 def _for_csv(table: pa.Table) -> pa.Table:
@@ -104,7 +123,8 @@ def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
     partitions_def=daily_partitions,
     group_name="exports",
     owners=["team:finops"],
-    description="Finance marts (team spend, allocation coverage, monthly unit economics) as Parquet and CSV in a "
+    description="Finance marts (team spend per day, team x project spend per month, allocation coverage, monthly "
+                "unit economics) as Parquet and CSV in a "
                 "dated folder under FINOPS_EXPORT_DIR/finance/.",
 )
 def finance_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -113,7 +133,8 @@ def finance_export(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
     folder = export_dir() / "finance" / last.isoformat()
     counts = {}
     for name, sql in FINANCE_MARTS.items():
-        table = _query(warehouse, sql, first, last)
+        bounds = (first.replace(day=1), last.replace(day=1)) if name in MONTHLY else (first, last)
+        table = _query(warehouse, sql, *bounds)
         write(table, folder / name)
         counts[name] = table.num_rows
     context.log.info(f"finance export: {counts} in {folder}")

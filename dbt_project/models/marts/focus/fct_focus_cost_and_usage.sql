@@ -14,6 +14,12 @@ usage as (
 
 ),
 
+models as (
+
+    select provider, model_ref, model_family, model_tier from {{ ref('dim_models') }}
+
+),
+
 org as (
 
     select max(organization) as organization from {{ ref('stg_org__organization') }}
@@ -90,11 +96,16 @@ final as (
         usage.use_case as {{ adapter.quote('x_UseCase') }},
         usage.model_ref as {{ adapter.quote('x_ModelId') }},
         usage.service_tier as {{ adapter.quote('x_ServiceTier') }},
+        coalesce(models.model_family, 'unclassified') as {{ adapter.quote('x_ModelFamily') }},
+        coalesce(models.model_tier, 'unclassified') as {{ adapter.quote('x_ModelTier') }},
         usage.team_id as {{ adapter.quote('x_Team') }},
         usage.is_priced as {{ adapter.quote('x_IsPriced') }},
         usage.usage_date as x_usage_date
     from usage
     cross join org
+    left join models
+        on usage.provider = models.provider
+        and usage.model_ref = models.model_ref
 
 )
 
