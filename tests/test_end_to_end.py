@@ -363,3 +363,22 @@ def test_semantic_layer_validates_and_its_metrics_equal_the_marts(env, first_run
         else:
             assert row["cost_per_pr"] == "", key  # no merged PR: no cost per PR, never a division by zero
     assert any(prs.get(k) for k in spend) and any(p for _, p in spend.values())
+
+
+def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
+    """Each mart's latest materialization in Dagster's instance shows the table's row count (and billed spend where
+    it has some), read after the build: the figures a person sees on the asset's page in the UI."""
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        def latest(name: str) -> dict:
+            event = instance.get_latest_materialization_event(AssetKey(["marts", name]))
+            assert event is not None, name
+            return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+        spend = latest("fct_team_spend_daily")
+        [(rows, billed)] = scalar(env, "select count(*), sum(billed_cost_usd) from marts.fct_team_spend_daily")
+        assert spend["dagster/row_count"] == rows > 0
+        assert spend["billed_cost_usd_total"] == pytest.approx(float(billed), abs=0.01)
+        [(models,)] = scalar(env, "select count(*) from marts.dim_models")
+        assert latest("dim_models")["dagster/row_count"] == models and "billed_cost_usd_total" not in latest("dim_models")

@@ -6,10 +6,11 @@ lookback); incremental facts rebuild exactly those days.
 
 
 import json
+import logging
 import os
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
@@ -64,4 +65,43 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     dbt_window = dbt_vars(window.start, window.end, settings.lookback_days())
     context.log.info(f"dbt build for {dbt_window['min_date']}..{dbt_window['max_date']}")
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_window)], context=context).stream()
+    events = []
+    try:
+        for event in dbt.cli(["build", "--vars", json.dumps(dbt_window)], context=context).stream():
+            events.append(event)
+    except Exception:
+        yield from events  # what dbt did build before the failure is still recorded as materialized
+        raise
+    # DuckDB has one writer and dbt holds it until the build ends: the marts' figures are read afterwards
+    figures = mart_figures(warehouse, {context.asset_key_for_output(e.output_name).path[-1]
+                                       for e in events if isinstance(e, Output)
+                                       and context.asset_key_for_output(e.output_name).path[0] == "marts"})
+    for event in events:
+        if isinstance(event, Output):
+            key = context.asset_key_for_output(event.output_name)
+            if key.path[0] == "marts" and key.path[-1] in figures:
+                event = event.with_metadata({**event.metadata, **figures[key.path[-1]]})
+        yield event
+
+
+def mart_figures(warehouse: Warehouse, tables: set[str]) -> dict[str, dict[str, Any]]:
+    """Row count of each mart (and its billed spend where it has some), for the asset's page in Dagster's UI.
+    Best effort: a mart that cannot be read gets no figures, never a failed run."""
+    if not tables:
+        return {}
+    figures: dict[str, dict[str, Any]] = {}
+    try:
+        with warehouse.pipeline("dbt_metadata", "marts").sql_client() as client:
+            with client.execute_query("select table_name from information_schema.columns where "
+                                      "lower(table_schema) = 'marts' and lower(column_name) = 'billed_cost_usd'") as cur:
+                with_spend = {row[0] for row in cur.fetchall()}
+            for table in sorted(tables):
+                spend = ", sum(billed_cost_usd)" if table in with_spend else ""
+                with client.execute_query(f"select count(*){spend} from marts.{table}") as cursor:
+                    row = cursor.fetchone()
+                figures[table] = {"dagster/row_count": int(row[0])}
+                if spend:
+                    figures[table]["billed_cost_usd_total"] = float(row[1] or 0)
+    except Exception as error:  # noqa: BLE001 - figures are a courtesy; the build itself succeeded
+        logging.getLogger(__name__).warning("mart figures not read: %s", error)
+    return figures
