@@ -20,9 +20,10 @@ from dlt.common.typing import TSecretStrValue
 
 from ingestion import http
 
-PROVIDERS = ("anthropic", "openai", "github", "jira")
+PROVIDERS = ("anthropic", "openai", "github", "jira", "cursor")
 # the secret each source authenticates with: SOURCES__<PROVIDER>__<NAME> or [sources.<provider>] in secrets.toml
-SECRET_NAMES = {"anthropic": "admin_api_key", "openai": "admin_api_key", "github": "token", "jira": "api_token"}
+SECRET_NAMES = {"anthropic": "admin_api_key", "openai": "admin_api_key", "github": "token", "jira": "api_token",
+                "cursor": "admin_api_key"}
 DEFAULT_LOOKBACK_DAYS = 3
 
 
@@ -82,12 +83,13 @@ TRANSPORTS: dict[str, requests.adapters.BaseAdapter] = {}
 
 
 def connection(provider: str) -> ProviderConnection:
+    from ingestion.demo.cursor_server import DEMO_CURSOR_URL
     from ingestion.demo.output_server import DEMO_GITHUB_URL, DEMO_JIRA_EMAIL, DEMO_JIRA_URL
     from ingestion.demo.server import DEMO_ANTHROPIC_URL, DEMO_API_KEY, DEMO_OPENAI_URL
 
     if finops_mode() == "demo":
         url = {"anthropic": DEMO_ANTHROPIC_URL, "openai": DEMO_OPENAI_URL, "github": DEMO_GITHUB_URL,
-               "jira": DEMO_JIRA_URL}[provider]
+               "jira": DEMO_JIRA_URL, "cursor": DEMO_CURSOR_URL}[provider]
         return ProviderConnection(provider, url, DEMO_API_KEY, demo=True,
                                   username=DEMO_JIRA_EMAIL if provider == "jira" else None)
     base_url = dlt.config.get(f"sources.{provider}.base_url", str)
@@ -142,9 +144,13 @@ def demo_engineering():
 
 
 def demo_adapter(provider: str):
+    from ingestion.demo.cursor import cursor_team
+    from ingestion.demo.cursor_server import CursorDemoAdapter
     from ingestion.demo.output_server import GitHubDemoAdapter, JiraDemoAdapter
     from ingestion.demo.server import AnthropicDemoAdapter, OpenAIDemoAdapter
 
+    if provider == "cursor":
+        return CursorDemoAdapter(cursor_team(demo_world()))
     if provider in ("github", "jira"):
         return {"github": GitHubDemoAdapter, "jira": JiraDemoAdapter}[provider](demo_engineering())
     return {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](demo_world())
