@@ -14,6 +14,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import settings
 from ingestion.anthropic import anthropic_source
+from ingestion.cursor import cursor_source
 from ingestion.github import github_source
 from ingestion.jira import jira_source
 from ingestion.openai import openai_source
@@ -29,6 +30,7 @@ SOURCE_DESCRIPTIONS = {
     "jira": "Jira Cloud (resolved issues)",
     "org_directory": "The org directory (people, teams, projects, provider accounts)",
     "pricing": "List prices from genai-prices",
+    "cursor": "Cursor Admin API (team members, daily usage, per-request usage events, spend)",
 }
 
 
@@ -80,6 +82,7 @@ anthropic_assets = _provider_assets("anthropic", anthropic_source, "raw_anthropi
 openai_assets = _provider_assets("openai", openai_source, "raw_openai")
 github_assets = _provider_assets("github", github_source, "raw_github")
 jira_assets = _provider_assets("jira", jira_source, "raw_jira")
+cursor_assets = _provider_assets("cursor", cursor_source, "raw_cursor")
 
 
 @dlt_assets(
