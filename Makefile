@@ -45,11 +45,13 @@ test: install $(DAGSTER_HOME)/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
-## make bench [BENCH_DEVS=2000 BENCH_DAYS=365]: ingestion and build speed on a large generated organisation
-BENCH_DEVS ?= 2000
-BENCH_DAYS ?= 365
+## make bench [SIZE=S|M|L]: ingestion and build speed on a generated organisation (docs/performance.md)
+## S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365; BENCH_DEVS / BENCH_DAYS override
+SIZE ?= M
+BENCH_DEVS ?=
+BENCH_DAYS ?=
 bench: install
-	$(BIN)/python -m bench.run --developers $(BENCH_DEVS) --days $(BENCH_DAYS)
+	$(BIN)/python -m bench.run --size $(SIZE) $(if $(BENCH_DEVS),--developers $(BENCH_DEVS)) $(if $(BENCH_DAYS),--days $(BENCH_DAYS))
 
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install

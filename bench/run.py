@@ -8,8 +8,13 @@ tests use, then measures, in a temporary warehouse:
 * one daily incremental run (one partition: dlt with its lookback window, then dbt for those days),
 * peak memory of the ingestion process and of dbt (DuckDB runs inside dbt's process).
 
-It prints a Markdown table and writes it to bench/results/<developers>x<days>.md. Not a test: numbers depend on the
-machine; README.md quotes a run on the reference machine (2 cores, 24 GiB).
+Sizes (`--size`, or `make bench SIZE=S|M|L`): S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365;
+`--developers` / `--days` override. Also measured: the *floor*, the same top-level aggregates (billed USD and tokens
+per provider per day) computed by one hand-written DuckDB query straight over the raw tables, and the full dbt
+build as a multiple of it.
+
+It prints a Markdown table, writes it to bench/results/<developers>x<days>.md and records it under its size in
+docs/performance.md. Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -27,14 +32,45 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SIZES = {"S": (50, 90), "M": (2000, 365), "L": (10000, 365)}
+# the floor: what any engine must at least do, one query over the raw landings (no pricing, no allocation, no tests)
+FLOOR_SQL = """
+with usage as (
+    select 'anthropic' as provider, bucket_date as day,
+           sum(uncached_input_tokens + output_tokens + cache_creation_5m_input_tokens
+               + cache_creation_1h_input_tokens + cache_read_input_tokens) as tokens
+    from raw_anthropic.usage_messages group by all
+    union all
+    select 'openai', bucket_date, sum(input_tokens + output_tokens) from raw_openai.usage_completions group by all
+    union all
+    select 'cursor', bucket_date, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+                                      + coalesce(cache_write_tokens, 0) + coalesce(cache_read_tokens, 0))
+    from raw_cursor.usage_events group by all
+), billed as (
+    select 'anthropic' as provider, bucket_date as day, sum(amount_cents) / 100 as usd
+    from raw_anthropic.cost_report group by all
+    union all
+    select 'openai', bucket_date, sum(amount_usd) from raw_openai.costs group by all
+    union all
+    select 'cursor', bucket_date, sum(total_cents) / 100 from raw_cursor.usage_events group by all
+)
+select provider, day, tokens, usd from usage full join billed using (provider, day)
+"""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="benchmark the pipeline on a large generated organisation")
-    parser.add_argument("--developers", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--size", choices=sorted(SIZES), default="M")
+    parser.add_argument("--developers", type=int, help="overrides the size's developers")
+    parser.add_argument("--days", type=int, help="overrides the size's days")
+    parser.add_argument("--sources", default="anthropic,openai,cursor,github,jira",
+                        help="sources ingested over the whole period; the others land empty tables (so dbt builds)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary warehouse")
     args = parser.parse_args()
+    size_developers, size_days = SIZES[args.size]
+    args.developers = args.developers or size_developers
+    args.days = args.days or size_days
+    label = args.size if (args.developers, args.days) == SIZES[args.size] else f"{args.developers}x{args.days}"
 
     work = Path(tempfile.mkdtemp(prefix="finops-bench-"))
     from ingestion.demo.org import write_demo_org
@@ -50,6 +86,9 @@ def main() -> None:
     })
 
     from ingestion.anthropic import anthropic_source
+    from ingestion.cursor import cursor_source
+    from ingestion.github import github_source
+    from ingestion.jira import jira_source
     from ingestion.openai import openai_source
     from ingestion.org_directory import org_directory_source
     from ingestion.pricing import pricing_source
@@ -58,6 +97,11 @@ def main() -> None:
     from orchestration.resources import DBT_PROJECT_DIR, Warehouse
 
     warehouse = Warehouse.from_env()
+    # usage reports (daily buckets, JSON) and per-request events (Cursor), each through its real client
+    # and engineering output (GitHub, Jira), which unit economics needs
+    PROVIDERS = (("anthropic", anthropic_source, "raw_anthropic"), ("openai", openai_source, "raw_openai"),
+                 ("cursor", cursor_source, "raw_cursor"), ("github", github_source, "raw_github"),
+                 ("jira", jira_source, "raw_jira"))
     today = dt.datetime.now(dt.timezone.utc).date()
     end = today - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days)
@@ -76,8 +120,12 @@ def main() -> None:
           flush=True)
     load("org_directory", "raw_org", org_directory_source())
     load("pricing", "raw_pricing", pricing_source())
-    for provider, make, dataset in (("anthropic", anthropic_source, "raw_anthropic"),
-                                    ("openai", openai_source, "raw_openai")):
+    measured = set(args.sources.split(","))
+    for provider, make, dataset in [p for p in PROVIDERS if p[0] not in measured]:
+        load(provider, dataset, make(start_date=end.isoformat(), end_date=end.isoformat(), lookback_days=0))
+        print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
+    PROVIDERS = tuple(p for p in PROVIDERS if p[0] in measured)
+    for provider, make, dataset in PROVIDERS:
         rows, seconds = load(provider, dataset, make(start_date=start.isoformat(), end_date=end.isoformat(),
                                                       lookback_days=0))
         results[f"ingest_{provider}"] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
@@ -89,7 +137,10 @@ def main() -> None:
     dbt_peaks: list[int] = []
 
     def run_dbt(*extra: str) -> None:
-        out = subprocess.run(dbt + list(extra), env=env, check=True, capture_output=True, text=True).stdout
+        done = subprocess.run(dbt + list(extra), env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"dbt {' '.join(extra)} failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
+        out = done.stdout
         dbt_peaks.append(int(out.rsplit("PEAK_RSS_MIB=", 1)[1].split()[0]))
 
     began = time.perf_counter()
@@ -102,13 +153,22 @@ def main() -> None:
     con = duckdb.connect(str(warehouse_path := Path(warehouse.duckdb_path)), read_only=True)
     results["ledger_rows"] = con.execute("select count(*) from marts.fct_ai_usage_daily").fetchone()[0]
     results["allocated_lines"] = con.execute("select count(*) from intermediate.int_usage_allocated").fetchone()[0]
+    results["raw_rows"] = sum(con.execute(f"select count(*) from {t}").fetchone()[0] for t in (
+        "raw_anthropic.usage_messages", "raw_anthropic.cost_report", "raw_openai.usage_completions",
+        "raw_openai.costs", "raw_cursor.usage_events"))
+    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
+    began = time.perf_counter()
+    con.execute(FLOOR_SQL).fetchall()
+    results["floor_s"] = round(time.perf_counter() - began, 3)
+    results["full_build_over_floor"] = round(results["dbt_full_build_s"] / max(results["floor_s"], 0.01), 1)
+    print(f"  floor (one DuckDB query over the raw tables): {results['floor_s']}s; the full build is "
+          f"{results['full_build_over_floor']}x that", flush=True)
     con.close()
 
     # one daily partition, as the schedule runs it: yesterday, with the restatement lookback
     day = end - dt.timedelta(days=1)
     began = time.perf_counter()
-    for provider, make, dataset in (("anthropic", anthropic_source, "raw_anthropic"),
-                                    ("openai", openai_source, "raw_openai")):
+    for provider, make, dataset in PROVIDERS:
         load(provider, dataset, make(start_date=day.isoformat(), end_date=end.isoformat(), lookback_days=lookback_days()))
     results["daily_dlt_s"] = round(time.perf_counter() - began, 1)
     window = dbt_vars(day, end, lookback_days())
@@ -126,15 +186,17 @@ def main() -> None:
 
     table = "\n".join([
         f"| measure ({args.developers} developers x {args.days} days, {os.cpu_count()} cores, "
-        f"{platform.python_version()}) | value |",
+        f"{platform.python_version()}; sources: {', '.join(p for p, _, _ in PROVIDERS)}) | value |",
         "|---|---|",
         *[f"| ingestion, {p}: rows, seconds, rows/s | {results[f'ingest_{p}']['rows']:,}, "
           f"{results[f'ingest_{p}']['seconds']} s, {results[f'ingest_{p}']['rows_per_s']:,} rows/s |"
-          for p in ("anthropic", "openai")],
+          for p, _, _ in PROVIDERS],
         f"| dbt build, full refresh (all models and tests) | {results['dbt_full_build_s']} s |",
+        f"| floor: billed USD and tokens per provider per day, one DuckDB query over {results['raw_rows']:,} raw rows "
+        f"| {results['floor_s']} s (full build = {results['full_build_over_floor']}x) |",
         f"| ledger rows (fct_ai_usage_daily) / allocated token lines | {results['ledger_rows']:,} / "
         f"{results['allocated_lines']:,} |",
-        f"| one daily incremental run: dlt (both providers, 1 day + lookback) + dbt build | "
+        f"| one daily incremental run: dlt (every provider, 1 day + lookback) + dbt build | "
         f"{results['daily_dlt_s']} s + {results['daily_dbt_s']} s = {results['daily_incremental_s']} s |",
         f"| peak memory: pipeline process / largest dbt process | {own:,.0f} MiB / {children:,.0f} MiB |",
         f"| warehouse file | {results['warehouse_mib']:,} MiB |",
@@ -144,10 +206,24 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.developers}x{args.days}.md").write_text(table + "\n")
     (out / f"{args.developers}x{args.days}.json").write_text(json.dumps(results, indent=2))
+    record(label, table, dt.date.today())
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"warehouse kept in {work}")
+
+
+def record(label: str, table: str, day: dt.date) -> None:
+    """Put this size's table into docs/performance.md, replacing the previous run of the same size."""
+    doc = ROOT / "docs" / "performance.md"
+    text = doc.read_text() if doc.exists() else "# Performance\n"
+    begin, end = f"<!-- bench:{label} -->", f"<!-- /bench:{label} -->"
+    block = f"{begin}\n### Size {label} (measured {day})\n\n{table}\n{end}"
+    if begin in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(text)
 
 
 if __name__ == "__main__":
