@@ -20,10 +20,10 @@ from dlt.common.typing import TSecretStrValue
 
 from ingestion import http
 
-PROVIDERS = ("anthropic", "openai", "github", "jira", "cursor")
+PROVIDERS = ("anthropic", "openai", "github", "jira", "cursor", "copilot")
 # the secret each source authenticates with: SOURCES__<PROVIDER>__<NAME> or [sources.<provider>] in secrets.toml
 SECRET_NAMES = {"anthropic": "admin_api_key", "openai": "admin_api_key", "github": "token", "jira": "api_token",
-                "cursor": "admin_api_key"}
+                "cursor": "admin_api_key", "copilot": "token"}  # Copilot also needs SOURCES__COPILOT__ORGANIZATION
 DEFAULT_LOOKBACK_DAYS = 3
 
 
@@ -83,13 +83,14 @@ TRANSPORTS: dict[str, requests.adapters.BaseAdapter] = {}
 
 
 def connection(provider: str) -> ProviderConnection:
+    from ingestion.demo.copilot_server import DEMO_COPILOT_URL
     from ingestion.demo.cursor_server import DEMO_CURSOR_URL
     from ingestion.demo.output_server import DEMO_GITHUB_URL, DEMO_JIRA_EMAIL, DEMO_JIRA_URL
     from ingestion.demo.server import DEMO_ANTHROPIC_URL, DEMO_API_KEY, DEMO_OPENAI_URL
 
     if finops_mode() == "demo":
         url = {"anthropic": DEMO_ANTHROPIC_URL, "openai": DEMO_OPENAI_URL, "github": DEMO_GITHUB_URL,
-               "jira": DEMO_JIRA_URL, "cursor": DEMO_CURSOR_URL}[provider]
+               "jira": DEMO_JIRA_URL, "cursor": DEMO_CURSOR_URL, "copilot": DEMO_COPILOT_URL}[provider]
         return ProviderConnection(provider, url, DEMO_API_KEY, demo=True,
                                   username=DEMO_JIRA_EMAIL if provider == "jira" else None)
     base_url = dlt.config.get(f"sources.{provider}.base_url", str)
@@ -151,6 +152,11 @@ def demo_adapter(provider: str):
 
     if provider == "cursor":
         return CursorDemoAdapter(cursor_team(demo_world()))
+    if provider == "copilot":
+        from ingestion.demo.copilot import copilot_org
+        from ingestion.demo.copilot_server import CopilotDemoAdapter
+
+        return CopilotDemoAdapter(copilot_org(demo_world()))
     if provider in ("github", "jira"):
         return {"github": GitHubDemoAdapter, "jira": JiraDemoAdapter}[provider](demo_engineering())
     return {"anthropic": AnthropicDemoAdapter, "openai": OpenAIDemoAdapter}[provider](demo_world())

@@ -17,6 +17,10 @@ from dagster import DagsterInstance, materialize
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import settings
+from ingestion.demo.copilot import DEMO_COPILOT_ORG, copilot_org
+from ingestion.demo.copilot_server import CopilotDemoAdapter
+from ingestion.demo.cursor import cursor_team
+from ingestion.demo.cursor_server import CursorDemoAdapter
 from ingestion.demo.output_server import GitHubDemoAdapter, JiraDemoAdapter
 from ingestion.demo.server import AnthropicDemoAdapter, OpenAIDemoAdapter
 from tests.conftest import ScriptedTransport
@@ -26,9 +30,12 @@ KEYS = {
     "openai": "sk-admin-TESTSECRETopenai000000000000",
     "github": "ghp_TESTSECRETgithub00000000000000000",
     "jira": "TESTSECRETjiratoken0000",
+    "cursor": "key_TESTSECRETcursor000000000000",
+    "copilot": "ghp_TESTSECRETcopilot0000000000000",
 }
 URLS = {"anthropic": "https://anthropic.secret.test", "openai": "https://openai.secret.test/v1",
-        "github": "https://github.secret.test", "jira": "https://jira.secret.test"}
+        "github": "https://github.secret.test", "jira": "https://jira.secret.test",
+        "cursor": "https://cursor.secret.test", "copilot": "https://copilot.secret.test"}
 JIRA_EMAIL = "finops-reader@northwind.example"
 DAY = dt.date(2026, 11, 12)
 
@@ -40,6 +47,7 @@ def live(monkeypatch, tmp_path, world, engineering):
         monkeypatch.setenv(f"SOURCES__{provider.upper()}__{names[provider].upper()}", key)
         monkeypatch.setenv(f"SOURCES__{provider.upper()}__BASE_URL", URLS[provider])
     monkeypatch.setenv("SOURCES__JIRA__EMAIL", JIRA_EMAIL)
+    monkeypatch.setenv("SOURCES__COPILOT__ORGANIZATION", DEMO_COPILOT_ORG)
     monkeypatch.setenv("FINOPS_MODE", "live")
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))  # the dbt asset sets it too
     recorders = {
@@ -47,6 +55,8 @@ def live(monkeypatch, tmp_path, world, engineering):
         "openai": ScriptedTransport(OpenAIDemoAdapter(world, URLS["openai"], KEYS["openai"])),
         "github": ScriptedTransport(GitHubDemoAdapter(engineering, URLS["github"], KEYS["github"])),
         "jira": ScriptedTransport(JiraDemoAdapter(engineering, URLS["jira"], KEYS["jira"], JIRA_EMAIL)),
+        "cursor": ScriptedTransport(CursorDemoAdapter(cursor_team(world), URLS["cursor"], KEYS["cursor"])),
+        "copilot": ScriptedTransport(CopilotDemoAdapter(copilot_org(world), URLS["copilot"], KEYS["copilot"])),
     }
     for provider, recorder in recorders.items():
         monkeypatch.setitem(settings.TRANSPORTS, URLS[provider], recorder)
@@ -72,7 +82,8 @@ def test_keys_appear_nowhere_but_in_request_headers(live, tmp_path, caplog, capf
     from dagster_dlt import DagsterDltResource
 
     from orchestration.assets.ingest import (
-        anthropic_assets, github_assets, jira_assets, openai_assets, org_directory_assets, pricing_assets,
+        anthropic_assets, copilot_assets, cursor_assets, github_assets, jira_assets, openai_assets,
+        org_directory_assets, pricing_assets,
     )
     from orchestration.assets.transform import ai_finops_dbt_assets
     from orchestration.resources import Warehouse, dbt_resource
@@ -81,8 +92,8 @@ def test_keys_appear_nowhere_but_in_request_headers(live, tmp_path, caplog, capf
     instance = DagsterInstance.ephemeral()
     warehouse = Warehouse(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
     result = materialize(
-        [org_directory_assets, pricing_assets, anthropic_assets, openai_assets, github_assets, jira_assets,
-         ai_finops_dbt_assets],
+        [org_directory_assets, pricing_assets, anthropic_assets, openai_assets, cursor_assets, copilot_assets,
+         github_assets, jira_assets, ai_finops_dbt_assets],
         partition_key=DAY.isoformat(),
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": warehouse},
         instance=instance,
@@ -91,14 +102,20 @@ def test_keys_appear_nowhere_but_in_request_headers(live, tmp_path, caplog, capf
 
     # the keys were used, in headers, and nothing was ever written to a provider
     calls = [c for recorder in live.values() for c in recorder.calls]
-    assert {c.method for c in calls} == {"GET"}
+    assert {c.method for c in calls if c not in live["cursor"].calls} == {"GET"}
+    # Cursor's Admin API queries usage with POST bodies (date ranges); those three endpoints only read
+    assert {c.path for c in live["cursor"].calls if c.method == "POST"} <= {
+        "/teams/daily-usage-data", "/teams/filtered-usage-events", "/teams/spend"}
     assert any(KEYS["anthropic"] == c.headers.get("x-api-key") for c in live["anthropic"].calls)
     assert all(KEYS["openai"] in c.headers.get("Authorization", "") for c in live["openai"].calls)
+    assert live["cursor"].calls and live["copilot"].calls
 
     # the fake APIs really served the data: the run is not vacuous
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert con.execute("select count(*) from marts.fct_ai_usage_daily").fetchone()[0] > 0
     assert con.execute("select count(*) from raw_jira.issues").fetchone()[0] > 0
+    assert con.execute("select count(*) from raw_cursor.usage_events").fetchone()[0] > 0
+    assert con.execute("select count(*) from raw_copilot.seats").fetchone()[0] > 0
     con.close()
 
     haystacks = {

@@ -14,6 +14,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import settings
 from ingestion.anthropic import anthropic_source
+from ingestion.copilot import copilot_source
 from ingestion.cursor import cursor_source
 from ingestion.github import github_source
 from ingestion.jira import jira_source
@@ -31,6 +32,7 @@ SOURCE_DESCRIPTIONS = {
     "org_directory": "The org directory (people, teams, projects, provider accounts)",
     "pricing": "List prices from genai-prices",
     "cursor": "Cursor Admin API (team members, daily usage, per-request usage events, spend)",
+    "copilot": "GitHub Copilot (seats, usage-metrics reports, premium requests, billing usage)",
 }
 
 
@@ -83,6 +85,7 @@ openai_assets = _provider_assets("openai", openai_source, "raw_openai")
 github_assets = _provider_assets("github", github_source, "raw_github")
 jira_assets = _provider_assets("jira", jira_source, "raw_jira")
 cursor_assets = _provider_assets("cursor", cursor_source, "raw_cursor")
+copilot_assets = _provider_assets("copilot", copilot_source, "raw_copilot")
 
 
 @dlt_assets(
