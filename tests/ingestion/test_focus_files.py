@@ -1,0 +1,256 @@
+"""FOCUS cost exports (CSV, gzipped CSV, Parquet) through the real dlt source.
+
+Amounts are hand-checked sums of the values written here; the demo's totals are the demo generator's own rows,
+summed in plain Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion import settings
+from ingestion.demo.telemetry import DemoCloudBill
+from ingestion.focus_files import focus_files_source, map_columns, to_decimals, to_timestamps
+from tests.conftest import query, table_exists
+
+UTC = dt.timezone.utc
+HEADER = ["BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart",
+          "ChargePeriodEnd", "ChargeCategory", "BilledCost", "EffectiveCost", "ListCost", "ProviderName",
+          "ServiceName", "ServiceCategory", "SubAccountId", "SubAccountName", "ResourceId", "Tags"]
+
+
+def focus_row(day: str, billed: str, **overrides: Any) -> dict[str, Any]:
+    row = {"BillingAccountId": "710000000001", "BillingCurrency": "USD", "BillingPeriodStart": "2026-11-01T00:00:00Z",
+           "BillingPeriodEnd": "2026-12-01T00:00:00Z", "ChargePeriodStart": f"{day}T00:00:00Z",
+           "ChargePeriodEnd": f"{day}T23:59:59Z", "ChargeCategory": "Usage", "BilledCost": billed,
+           "EffectiveCost": billed, "ListCost": billed, "ProviderName": "AWS", "ServiceName": "Amazon Bedrock",
+           "ServiceCategory": "AI and Machine Learning", "SubAccountId": "343456216323",
+           "SubAccountName": "northwind-payments", "ResourceId": "arn:aws:bedrock:us-east-1:343456216323:model/x",
+           "Tags": '{"team": "payments", "project": "checkout-assistant"}'}
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], mtime: Optional[float] = None,
+              header: Optional[list[str]] = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = header or list(dict.fromkeys(k for r in rows for k in r))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    data = buffer.getvalue().encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def run(pipeline, folder: Path, **kwargs):
+    pipe = pipeline("focus_files", "raw_focus_files")
+    pipe.run(focus_files_source(str(folder), lookback_days=0, **kwargs))
+    return pipe
+
+
+def quarantine(pipe) -> list[tuple]:
+    return query(pipe, "select action, reason from focus_costs_quarantine order by reason")
+
+
+# ------------------------------------------------------------------------------------------------- values
+
+def test_decimals_and_timestamps_from_text_and_typed_columns():
+    assert to_decimals(pa.array(["0.1", " 2 ", "", None, "1E-5", "abc", "NaN", "0.00000000000049"])).to_pylist() == [
+        Decimal("0.1"), Decimal("2"), None, None, Decimal("0.00001"), None, None, Decimal("0E-12")]
+    assert to_decimals(pa.array([0.1, 0.2])).to_pylist() == [Decimal("0.1"), Decimal("0.2")]  # shortest repr
+    assert to_decimals(pa.array([Decimal("1.23456789012345")], pa.decimal128(20, 14))).to_pylist() == [
+        Decimal("1.234567890123")]
+    assert to_timestamps(pa.array(["2026-11-10T00:00:00Z", "2026-11-10 02:00:00+02:00", "2026-11-10", None,
+                                   "tuesday"])).to_pylist() == [
+        dt.datetime(2026, 11, 10, tzinfo=UTC), dt.datetime(2026, 11, 10, tzinfo=UTC),
+        dt.datetime(2026, 11, 10, tzinfo=UTC), None, None]
+    assert to_timestamps(pa.array([dt.datetime(2026, 11, 10, 5)], pa.timestamp("ms"))).to_pylist() == [
+        dt.datetime(2026, 11, 10, 5, tzinfo=UTC)]
+
+
+def test_column_names_of_any_focus_version_and_spelling():
+    mapped, x_columns, others = map_columns(["billed_cost", "ChargePeriodStart", "AmortizedCost", "ChargeType",
+                                             "x_UsageType", "X_Operation", "UsageQuantity", "custom_owner",
+                                             "BILLINGCURRENCY"])
+    assert mapped == {"BilledCost": "billed_cost", "ChargePeriodStart": "ChargePeriodStart",
+                      "BillingCurrency": "BILLINGCURRENCY", "EffectiveCost": "AmortizedCost",
+                      "ChargeCategory": "ChargeType", "ConsumedQuantity": "UsageQuantity"}
+    assert (x_columns, others) == (["x_UsageType", "X_Operation"], ["custom_owner"])
+    # the current name wins over an alias
+    assert map_columns(["EffectiveCost", "AmortizedCost"])[0] == {"EffectiveCost": "EffectiveCost"}
+
+
+# ------------------------------------------------------------------------------------------------- CSV and Parquet
+
+def test_csv_and_parquet_land_the_same_focus_columns_with_exact_decimals(tmp_path, pipeline):
+    write_csv(tmp_path / "exports" / "aws" / "focus.csv", [
+        {**focus_row("2026-11-10", "0.1"), "x_UsageType": "USE1-Claude-input", "MyOwnColumn": "abc"},
+        {**focus_row("2026-11-10", "0.2"), "x_UsageType": "USE1-Claude-output", "MyOwnColumn": ""},
+        {**focus_row("2026-11-11", "1.0000000001", ListCost="1.25"), "x_UsageType": "", "MyOwnColumn": ""},
+    ])
+    table = pa.table({
+        "ChargePeriodStart": pa.array([dt.datetime(2026, 11, 10), dt.datetime(2026, 11, 11)], pa.timestamp("us")),
+        "ChargePeriodEnd": pa.array([dt.datetime(2026, 11, 11), dt.datetime(2026, 11, 12)],
+                                    pa.timestamp("us", tz="UTC")),
+        "BilledCost": pa.array([0.1, 0.2], pa.float64()),  # doubles, as some exporters write them
+        "EffectiveCost": pa.array([Decimal("0.1000000000"), Decimal("0.2000000000")], pa.decimal128(38, 10)),
+        "BillingCurrency": ["USD", "USD"],
+        "ProviderName": ["Google Cloud", "Google Cloud"],
+        "ServiceName": ["Vertex AI", "Vertex AI"],
+        "SubAccountId": ["nw-forecasting", "nw-forecasting"],
+        "Tags": pa.array([[("team", "data-science"), ("project", "forecasting")], []],
+                         pa.map_(pa.string(), pa.string())),
+        "x_SkuDescription": ["Gemini input", None],
+    })
+    (tmp_path / "exports" / "gcp").mkdir(parents=True)
+    pq.write_table(table, tmp_path / "exports" / "gcp" / "focus.parquet")
+    (tmp_path / "exports" / "aws" / "manifest.json").write_text("{}")  # beside the export: skipped
+    pipe = run(pipeline, tmp_path / "exports")
+    sums = query(pipe, """select provider_name, count(*), sum(billed_cost), sum(effective_cost), sum(list_cost)
+                          from focus_costs group by 1 order by 1""")
+    # 0.1 + 0.2 + 1.0000000001 = 1.3000000001 exactly; list 0.1 + 0.2 + 1.25 = 1.55; doubles 0.1 + 0.2 = 0.3
+    assert sums == [("AWS", 3, Decimal("1.300000000100"), Decimal("1.300000000100"), Decimal("1.550000000000")),
+                    ("Google Cloud", 2, Decimal("0.300000000000"), Decimal("0.300000000000"), None)]
+    aws = query(pipe, """select charge_date, charge_period_start, charge_period_end, billing_period_start, tags,
+                                x_columns, extra_fields, sub_account_name, service_category, source_row
+                         from focus_costs where provider_name = 'AWS' order by source_row""")
+    assert aws[0] == (dt.date(2026, 11, 10), dt.datetime(2026, 11, 10, tzinfo=UTC),
+                      dt.datetime(2026, 11, 10, 23, 59, 59, tzinfo=UTC), dt.datetime(2026, 11, 1, tzinfo=UTC),
+                      '{"project":"checkout-assistant","team":"payments"}', '{"x_UsageType":"USE1-Claude-input"}',
+                      '{"MyOwnColumn":"abc"}', "northwind-payments", "AI and Machine Learning", 1)
+    assert [r[5:7] for r in aws[1:]] == [('{"x_UsageType":"USE1-Claude-output"}', None), (None, None)]
+    gcp = query(pipe, """select charge_date, charge_period_start, tags, x_columns from focus_costs
+                         where provider_name = 'Google Cloud' order by source_row""")
+    assert gcp == [(dt.date(2026, 11, 10), dt.datetime(2026, 11, 10, tzinfo=UTC),
+                    '{"project":"forecasting","team":"data-science"}', '{"x_SkuDescription":"Gemini input"}'),
+                   (dt.date(2026, 11, 11), dt.datetime(2026, 11, 11, tzinfo=UTC), "{}", None)]
+    assert {r[0].rsplit("/", 2)[-2] for r in query(pipe, "select distinct source_file from focus_costs")} == {
+        "aws", "gcp"}
+    assert quarantine(pipe) == []
+
+
+def test_gzipped_csv_and_snake_case_headers(tmp_path, pipeline):
+    rows = [{"billed_cost": "12.5", "charge_period_start": "2026-11-10 00:00:00", "provider_name": "Acme SaaS",
+             "billing_currency": "usd", "tags": ""}]
+    write_csv(tmp_path / "exports" / "acme.csv.gz", rows)
+    pipe = run(pipeline, tmp_path / "exports")
+    assert query(pipe, "select provider_name, billed_cost, charge_date, tags from focus_costs") == [
+        ("Acme SaaS", Decimal("12.500000000000"), dt.date(2026, 11, 10), None)]
+
+
+# ------------------------------------------------------------------------------------------------- idempotency
+
+def test_a_re_exported_file_replaces_its_rows(tmp_path, pipeline):
+    folder = tmp_path / "exports"
+    now = time.time()
+    write_csv(folder / "aws-2026-11.csv", [focus_row("2026-11-10", "1.10"), focus_row("2026-11-10", "2.20"),
+                                           focus_row("2026-11-11", "3.30")], mtime=now - 600)
+    write_csv(folder / "gcp-2026-11.csv", [focus_row("2026-11-10", "5.00", ProviderName="Google Cloud")],
+              mtime=now - 600)
+    pipe = run(pipeline, folder)
+    assert query(pipe, "select count(*), sum(billed_cost) from focus_costs")[0] == (4, Decimal("11.6"))
+    pipe = run(pipeline, folder)  # nothing new: nothing read, nothing changes
+    assert pipe.last_trace.last_normalize_info.row_counts.get("focus_costs", 0) == 0
+    # the provider restates its month: a row removed, one changed, a day added
+    write_csv(folder / "aws-2026-11.csv", [focus_row("2026-11-10", "1.15"), focus_row("2026-11-11", "3.30"),
+                                           focus_row("2026-11-12", "4.00")], mtime=now - 60)
+    pipe = run(pipeline, folder)
+    assert pipe.last_trace.last_normalize_info.row_counts.get("focus_costs", 0) == 3  # only the changed file
+    by_provider = query(pipe, """select provider_name, count(*), sum(billed_cost) from focus_costs
+                                 group by 1 order by 1""")
+    # 1.15 + 3.30 + 4.00 = 8.45; the other file's row for the same day is untouched
+    assert by_provider == [("AWS", 3, Decimal("8.45")), ("Google Cloud", 1, Decimal("5"))]
+    assert query(pipe, "select count(distinct row_key) from focus_costs")[0][0] == 4
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+
+def test_rows_without_a_start_or_a_number_are_quarantined(tmp_path, pipeline):
+    write_csv(tmp_path / "exports" / "bad.csv", [
+        focus_row("2026-11-10", "1.00"),
+        focus_row("2026-11-10", "", ChargePeriodStart=""),
+        focus_row("2026-11-10", "2.00", ChargePeriodStart="last tuesday"),
+        focus_row("2026-11-10", "three dollars"),
+        focus_row("2026-11-10", ""),
+        focus_row("2026-11-10", "4.00", EffectiveCost="n/a"),
+        focus_row("2026-11-10", "5.00", BillingCurrency="EUR"),
+        focus_row("2026-11-10", "-0.50", ChargeCategory="Credit"),  # negative costs are credits, not errors
+        focus_row("2026-11-10", "6.00", Tags="team=payments"),  # not JSON: kept aside, the row loads
+    ])
+    write_csv(tmp_path / "exports" / "notes.csv", [{"name": "not a cost export", "value": "1"}])
+    pipe = run(pipeline, tmp_path / "exports")
+    assert query(pipe, "select count(*), sum(billed_cost) from focus_costs")[0] == (3, Decimal("6.5"))
+    assert quarantine(pipe) == [
+        ("quarantined", "BilledCost is empty"),
+        ("quarantined", "BilledCost is not a number: 'three dollars'"),
+        ("quarantined", "ChargePeriodStart is not a timestamp: 'last tuesday'"),
+        ("quarantined", "EffectiveCost is not a number: 'n/a'"),
+        ("normalized", "Tags is not a JSON object: kept in extra_fields, tags left null"),
+        ("quarantined", "currency EUR is not USD (no exchange rate is applied)"),
+        ("quarantined", "no ChargePeriodStart"),
+        ("quarantined", "not a FOCUS export: no ChargePeriodStart / BilledCost column"),
+    ]
+    assert query(pipe, "select tags, extra_fields from focus_costs where billed_cost = 6")[0] == (
+        None, '{"Tags":"team=payments"}')
+    records = dict(query(pipe, "select reason, record from focus_costs_quarantine"))
+    assert json.loads(records["BilledCost is not a number: 'three dollars'"])["BilledCost"] == "three dollars"
+    pipe = run(pipeline, tmp_path / "exports")
+    assert len(quarantine(pipe)) == 8
+
+
+# ------------------------------------------------------------------------------------------------- demo and modes
+
+def test_the_demo_export_loads_exactly_the_generators_rows(world, tmp_path, pipeline, monkeypatch):
+    monkeypatch.setenv("FINOPS_MODE", "demo")
+    monkeypatch.setenv("FINOPS_DEMO_FILES_DIR", str(tmp_path / "demo_files"))
+    monkeypatch.setattr(settings, "demo_world", lambda: world)
+    pipe = pipeline("focus_files", "raw_focus_files")
+    pipe.run(focus_files_source())
+    bill = DemoCloudBill(world)
+    expected = {}
+    for month in bill.months():
+        for provider in ("aws", "gcp"):
+            rows = bill.month_rows(provider, month)
+            name = "AWS" if provider == "aws" else "Google Cloud"
+            n, total = expected.get(name, (0, Decimal(0)))
+            expected[name] = (n + len(rows), total + sum(r["BilledCost"] for r in rows))
+    loaded = {p: (n, total) for p, n, total in query(
+        pipe, "select provider_name, count(*), sum(billed_cost) from focus_costs group by 1")}
+    assert loaded == expected
+    assert query(pipe, "select min(charge_date), max(charge_date) from focus_costs")[0] == (
+        dt.date(2026, 10, 1), dt.date(2026, 11, 19))
+    # AI beside cloud: the hosted-model services, tagged with team and project
+    ai = query(pipe, """select count(*), count(*) filter (where tags like '%"team"%') from focus_costs
+                        where service_category = 'AI and Machine Learning'""")[0]
+    assert ai[0] > 0 and ai[0] == ai[1]
+    assert query(pipe, "select count(*) from focus_costs where charge_category = 'Credit'")[0][0] == 2
+    assert quarantine(pipe) == []
+    files = sorted(p.relative_to(tmp_path / "demo_files").as_posix()
+                   for p in (tmp_path / "demo_files").rglob("*") if p.is_file())
+    assert files == ["focus_files/aws/focus-aws-2026-10.csv", "focus_files/aws/focus-aws-2026-11.csv",
+                     "focus_files/gcp/focus-gcp-2026-10.parquet", "focus_files/gcp/focus-gcp-2026-11.parquet"]
+
+
+def test_live_mode_without_a_path_creates_empty_tables(pipeline, monkeypatch):
+    monkeypatch.setenv("FINOPS_MODE", "live")
+    monkeypatch.delenv("SOURCES__FOCUS_FILES__PATH", raising=False)
+    pipe = pipeline("focus_files", "raw_focus_files")
+    pipe.run(focus_files_source())
+    assert table_exists(pipe, "focus_costs") and table_exists(pipe, "focus_costs_quarantine")
+    assert query(pipe, "select count(*) from focus_costs")[0][0] == 0
