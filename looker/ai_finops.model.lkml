@@ -6,7 +6,7 @@ include: "/views/*.view.lkml"
 explore: fct_ai_usage_daily {
   label: "AI Usage Daily"
   group_label: "AI FinOps"
-  description: "The allocated AI ledger. One row per usage day x provider x tool x model x service tier x context tier x principal (person or service) x team x project x environment x use case x token type x cost type, with tokens, list cost (priced from the dated genai-prices book) and billed cost (the providers' cost reports, allocated down to this grain). Incremental: a run rebuilds the days of its window only."
+  description: "The allocated AI ledger. One row per usage day x provider x tool x model x service tier x context tier x principal (person or service) x team x project x environment x use case x token type x cost type, with tokens, list cost (priced from the dated genai-prices book) and billed cost (the providers' cost reports, and Cursor's charged cents per request, allocated down to this grain). Incremental: a run rebuilds the days of its window only."
 
   join: dim_dates {
     type: left_outer
@@ -42,7 +42,7 @@ explore: fct_ai_usage_daily {
 explore: fct_allocation_coverage_daily {
   label: "Allocation Coverage Daily"
   group_label: "AI FinOps"
-  description: "One row per day x provider - how much billed spend has an owning team, and how many tokens are unpriced."
+  description: "One row per day x provider (anthropic, openai, cursor) - how much billed spend has an owning team, and how many tokens are unpriced."
 
   join: dim_dates {
     type: left_outer

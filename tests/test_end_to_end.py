@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.demo.cursor import cursor_team
 from ingestion.demo.engineering import DemoEngineering
 from ingestion.demo.generator import UNKNOWN_OPENAI_PROJECT, DemoWorld
 from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory
@@ -75,6 +76,23 @@ def scalar(env, sql: str):
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def cursor_billed_usd(event: dict) -> Decimal:
+    """What Cursor charges for one usage event in the API's shape, in dollars: the charged cents when the event is
+    chargeable (`isChargeable`, else kind 'Usage-based'), `chargedCents` if sent, else the tokens' cents plus the token
+    fee; 0 for requests included in the plan."""
+    chargeable = event.get("isChargeable")
+    if chargeable is None:
+        chargeable = event.get("kind") == "Usage-based"
+    if not chargeable:
+        return Decimal(0)
+    if event.get("chargedCents") is not None:
+        cents = Decimal(str(event["chargedCents"]))
+    else:
+        cents = Decimal(str((event.get("tokenUsage") or {}).get("totalCents") or 0))
+        cents += Decimal(str(event.get("cursorTokenFee") or 0))
+    return cents / 100
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +165,9 @@ def test_billed_cost_per_provider_per_day_equals_the_providers_bills(env, first_
     for day in LOADED_DAYS:
         expected[("anthropic", day)] = sum(Decimal(r["amount"]) for r in world.anthropic_costs(day)) / 100
         expected[("openai", day)] = sum(Decimal(r["amount"]["value"]) for r in world.openai_costs(day))
+        events = cursor_team(world).events(day)  # Cursor bills per request: its usage events carry the charge
+        if events:
+            expected[("cursor", day)] = sum(cursor_billed_usd(e) for e in events)
     rows = scalar(env, "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2")
     actual = {(p, d): v for p, d, v in rows}
     assert set(actual) == set(expected)
@@ -169,12 +190,17 @@ def test_every_token_lands_priced_or_flagged(env, first_run, world):
 
 
 def test_unknown_identifiers_are_exactly_the_unallocated_spend(env, first_run, world):
-    """The demo bills three things the directory does not know: the default workspace's usage (an unknown key and
-    the Console), and an unknown OpenAI project. Those bills, and only those, must end up 'unallocated'."""
+    """The demo bills things the directory does not know: the default workspace's usage (an unknown key and the
+    Console), an unknown OpenAI project, and a Cursor member whose email is not in the directory (a contractor; their
+    requests are charged once past the plan's included usage). Those bills, and only those, must end up
+    'unallocated'."""
     expected = sum(Decimal(r["amount"]) / 100 for d in LOADED_DAYS for r in world.anthropic_costs(d)
                    if r["workspace_id"] is None)
     expected += sum(Decimal(r["amount"]["value"]) for d in LOADED_DAYS for r in world.openai_costs(d)
                     if r["project_id"] == UNKNOWN_OPENAI_PROJECT)
+    directory = {p.email for p in load_org_directory(DEMO_ORG_DIRECTORY).people}
+    expected += sum(cursor_billed_usd(e) for d in LOADED_DAYS for e in cursor_team(world).events(d)
+                    if e["userEmail"].lower() not in directory)
     [(unallocated,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where team_id = 'unallocated'")
     assert expected > 0
     assert abs(unallocated - expected) < Decimal("0.000001")
@@ -271,7 +297,7 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
     }
     assert set(after) == set(before)
     for (provider, day), value in after.items():
-        if day == revised_day:
+        if day == revised_day and provider in expected:  # the demo revises the cost reports; Cursor's events stay
             assert abs(value - expected[provider]) < Decimal("0.000001"), provider
             assert value > before[(provider, day)] * Decimal("1.09")  # it did change, by about 10%
         else:
@@ -382,3 +408,51 @@ def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
         assert spend["billed_cost_usd_total"] == pytest.approx(float(billed), abs=0.01)
         [(models,)] = scalar(env, "select count(*) from marts.dim_models")
         assert latest("dim_models")["dagster/row_count"] == models and "billed_cost_usd_total" not in latest("dim_models")
+
+
+def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, first_run, world):
+    """Cursor's per-request usage events, summed here from the demo team's own records: billed cost per day is the
+    charged cents of the chargeable events, tokens by type are the events' tokens, and a directory person's Cursor
+    spend lands on their team (environment dev, use case agent)."""
+    team = cursor_team(world)
+    org = load_org_directory(DEMO_ORG_DIRECTORY)
+    team_of = {p.email: p.team for p in org.people}
+    billed: dict[dt.date, Decimal] = {}
+    tokens = {"input": 0, "output": 0, "cache_write": 0, "cache_read": 0}
+    by_person: dict[str, Decimal] = {}
+    for day in LOADED_DAYS:
+        for event in team.events(day):
+            amount = cursor_billed_usd(event)
+            billed[day] = billed.get(day, Decimal(0)) + amount
+            usage = event.get("tokenUsage") or {}
+            tokens["input"] += usage.get("inputTokens", 0)
+            tokens["output"] += usage.get("outputTokens", 0)
+            tokens["cache_write"] += usage.get("cacheWriteTokens", 0)
+            tokens["cache_read"] += usage.get("cacheReadTokens", 0)
+            by_person[event["userEmail"].lower()] = by_person.get(event["userEmail"].lower(), Decimal(0)) + amount
+    assert sum(billed.values()) > 0 and all(tokens.values())
+
+    ledger = {d: v for d, v in scalar(env, "select usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily "
+                                           "where provider = 'cursor' group by 1")}
+    assert set(ledger) == set(billed)
+    for day, value in billed.items():
+        assert abs(ledger[day] - value) < Decimal("0.000001"), day
+    assert dict(scalar(env, "select token_type, sum(token_count) from marts.fct_ai_usage_daily "
+                            "where provider = 'cursor' group by 1")) == tokens
+    assert scalar(env, "select distinct tool, environment, use_case from marts.fct_ai_usage_daily "
+                       "where provider = 'cursor'") == [("cursor", "dev", "agent")]
+    # the coverage mart has Cursor's own rows, with the same dollars
+    [(covered,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_allocation_coverage_daily "
+                               "where provider = 'cursor'")
+    assert abs(covered - sum(billed.values())) < Decimal("0.000001")
+
+    # the directory person Cursor charged most: all of it on their team, as that person
+    person = max((e for e in by_person if e in team_of), key=lambda e: by_person[e])
+    assert by_person[person] > 0
+    rows = scalar(env, f"""
+        select team_id, principal_type, sum(billed_cost_usd) from marts.fct_ai_usage_daily
+        where provider = 'cursor' and person_email = '{person}' group by 1, 2""")
+    assert len(rows) == 1
+    [(team_id, principal_type, spend)] = rows
+    assert (team_id, principal_type) == (team_of[person], "person")
+    assert abs(spend - by_person[person]) < Decimal("0.000001")

@@ -15,7 +15,7 @@ view: dim_models {
 
   dimension: provider {
     label: "Provider"
-    description: "anthropic or openai."
+    description: "anthropic, openai or cursor (a model reached through Cursor is a row of its own)."
     type: string
     sql: ${TABLE}.provider ;;
   }

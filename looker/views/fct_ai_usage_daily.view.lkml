@@ -15,21 +15,21 @@ view: fct_ai_usage_daily {
 
   dimension: provider {
     label: "Provider"
-    description: "The vendor billed (anthropic, openai)."
+    description: "The vendor billed (anthropic, openai, cursor)."
     type: string
     sql: ${TABLE}.provider ;;
   }
 
   dimension: tool {
     label: "Tool"
-    description: "The product that spent (anthropic_api, openai_api)."
+    description: "The product that spent (anthropic_api, openai_api, cursor)."
     type: string
     sql: ${TABLE}.tool ;;
   }
 
   dimension: model_ref {
     label: "Model Ref"
-    description: "Model id as reported; '(none)' for costs that are not model-specific (code execution, ...)."
+    description: "Model id as reported (Cursor's own names for Cursor: claude-4.5-sonnet, gpt-5, auto, composer-1...); '(none)' for costs that are not model-specific (code execution, ...)."
     type: string
     sql: ${TABLE}.model_ref ;;
   }
@@ -64,7 +64,7 @@ view: fct_ai_usage_daily {
 
   dimension: cost_type {
     label: "Cost Type"
-    description: "tokens, code_execution, web_search or other."
+    description: "tokens, code_execution, web_search, other, or requests (Cursor calls that are not token based)."
     type: string
     sql: ${TABLE}.cost_type ;;
   }
@@ -134,7 +134,7 @@ view: fct_ai_usage_daily {
 
   dimension: use_case {
     label: "Use Case"
-    description: "autocomplete, chat, agent or api."
+    description: "autocomplete, chat, agent or api (from the directory; 'agent' for Cursor)."
     type: string
     sql: ${TABLE}.use_case ;;
   }
@@ -170,7 +170,7 @@ view: fct_ai_usage_daily {
 
   dimension: billed_cost_usd {
     label: "Billed Cost USD"
-    description: "The providers' billed cost allocated to this row, USD."
+    description: "The providers' billed cost allocated to this row, USD. For Cursor, what it charges beyond the plan (usage-based requests); requests included in the seat bill 0."
     type: number
     value_format_name: usd
     sql: ${TABLE}.billed_cost_usd ;;
@@ -279,7 +279,7 @@ view: fct_ai_usage_daily {
   measure: total_billed_cost_usd {
     type: sum
     label: "Total Billed Cost USD"
-    description: "Sum of billed_cost_usd: The providers' billed cost allocated to this row, USD."
+    description: "Sum of billed_cost_usd: The providers' billed cost allocated to this row, USD. For Cursor, what it charges beyond the plan (usage-based requests); requests included in the seat bill 0."
     value_format_name: usd
     sql: ${billed_cost_usd} ;;
   }

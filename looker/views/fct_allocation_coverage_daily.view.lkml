@@ -15,7 +15,7 @@ view: fct_allocation_coverage_daily {
 
   dimension: provider {
     label: "Provider"
-    description: "anthropic or openai."
+    description: "anthropic, openai or cursor."
     type: string
     sql: ${TABLE}.provider ;;
   }

@@ -15,7 +15,7 @@ view: fct_data_quality_daily {
 
   dimension: provider {
     label: "Provider"
-    description: "anthropic or openai."
+    description: "anthropic, openai or cursor."
     type: string
     sql: ${TABLE}.provider ;;
   }

@@ -36,21 +36,21 @@ view: fct_focus_cost_and_usage {
 
   dimension: invoice_issuer_name {
     label: "Invoice Issuer Name"
-    description: "Who invoices (Anthropic, OpenAI)."
+    description: "Who invoices (Anthropic, OpenAI, Cursor)."
     type: string
     sql: ${TABLE}."InvoiceIssuerName" ;;
   }
 
   dimension: provider_name {
     label: "Provider Name"
-    description: "Who provides the service."
+    description: "Who provides the service (Anthropic, OpenAI, Cursor)."
     type: string
     sql: ${TABLE}."ProviderName" ;;
   }
 
   dimension: publisher_name {
     label: "Publisher Name"
-    description: "Who publishes the model."
+    description: "Who publishes the model; through Cursor, the model's vendor from the catalog (Anthropic for Claude), Cursor for its own models."
     type: string
     sql: ${TABLE}."PublisherName" ;;
   }
@@ -113,7 +113,7 @@ view: fct_focus_cost_and_usage {
 
   dimension: service_name {
     label: "Service Name"
-    description: "Claude API, OpenAI API."
+    description: "Claude API, OpenAI API, Cursor."
     type: string
     sql: ${TABLE}."ServiceName" ;;
   }
@@ -230,7 +230,7 @@ view: fct_focus_cost_and_usage {
 
   dimension: sku_price_id {
     label: "SKU Price ID"
-    description: "The dated price version and token type the list cost used."
+    description: "The SKU and the dated price version its list cost used: SkuId:price version ('unpriced' when no price list knows the model); one parent SkuId per SkuPriceId, as FOCUS requires."
     type: string
     sql: ${TABLE}."SkuPriceId" ;;
   }

@@ -1,5 +1,8 @@
--- One row per provider cost-report line, in one shape: day, scope (Anthropic workspace / OpenAI project), model,
--- price key, price context, context tier, billed dollars. This is what the providers invoice.
+-- One row per provider cost-report line, in one shape: day, scope (Anthropic workspace / OpenAI project / the Cursor
+-- team), model, price key, price context, context tier, billed dollars. This is what the providers invoice.
+-- Cursor bills per request: its lines are the billing groups of int_cursor_usage_daily (day x user x model x kind x
+-- token-based flag) with their charged cents, not split by price key (allocation_group names the group instead).
+-- Groups that bill nothing (requests included in the plan) have no cost line.
 with
 
 anthropic as (
@@ -11,6 +14,12 @@ anthropic as (
 openai as (
 
     select * from {{ ref('stg_openai__costs') }}
+
+),
+
+cursor_usage as (
+
+    select * from {{ ref('int_cursor_usage_daily') }}
 
 ),
 
@@ -29,6 +38,9 @@ unioned as (
         context_tier,
         cost_type,
         description as cost_description,
+        -- allocated by price key: the cost report's lines are per token type
+        cast(null as {{ dbt.type_string() }}) as allocation_group,
+        cast(null as {{ dbt.type_string() }}) as provider_user_id,
         currency,
         billed_cost
     from anthropic
@@ -48,9 +60,35 @@ unioned as (
         context_tier,
         cost_type,
         line_item as cost_description,
+        cast(null as {{ dbt.type_string() }}) as allocation_group,
+        cast(null as {{ dbt.type_string() }}) as provider_user_id,
         currency,
         billed_cost
     from openai
+
+    union all
+
+    select
+        cursor_usage_id as cost_row_id,
+        'cursor' as provider,
+        'cursor' as tool,
+        usage_date,
+        'cursor_team' as scope_kind,
+        'cursor' as scope_id,
+        model_ref,
+        cast(null as {{ dbt.type_string() }}) as price_key,
+        'standard' as price_context,
+        'base' as context_tier,
+        -- a call that is not token based is charged per request: its money cannot land on tokens
+        case when is_token_based then 'tokens' else 'requests' end as cost_type,
+        {{ dbt.concat(["coalesce(kind, '(no kind)')", "case when is_token_based then ' token-based requests' else ' requests' end"]) }}
+            as cost_description,
+        cursor_usage_id as allocation_group,
+        user_email as provider_user_id,
+        'USD' as currency,
+        billed_cost
+    from cursor_usage
+    where billed_cost <> 0
 
 )
 

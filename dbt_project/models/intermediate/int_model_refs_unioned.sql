@@ -6,6 +6,8 @@ refs as (
     select * from {{ ref('stg_anthropic__model_refs') }}
     union all
     select * from {{ ref('stg_openai__model_refs') }}
+    union all
+    select * from {{ ref('stg_cursor__model_refs') }}
 
 )
 

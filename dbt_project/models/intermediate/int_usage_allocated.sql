@@ -13,15 +13,19 @@
 -- price key, price context and context tier, in proportion to their list cost (or to their tokens where the model
 -- has no list price). A cost line with no such usage (code execution, web search, a model or tier the usage report
 -- does not show) is kept as a line of its own on its scope, so every billed dollar lands exactly once.
+-- Cursor bills per request, not per token type: its cost lines and token lines carry an allocation_group (the day x
+-- user x model x kind billing group), which takes the price key's place in the group keys, so a group's cents are
+-- shared among its input, output and cache lines by list cost, and never reach another user's or kind's tokens.
+-- allocation_key = allocation_group where a provider sets one, else the price key.
 -- Materialized incrementally (the run's window is deleted and rebuilt): this is the heavy join, done once per day.
-{%- set group_keys = ['provider', 'usage_date', 'scope_kind', 'scope_id', 'model_ref', 'price_key',
+{%- set group_keys = ['provider', 'usage_date', 'scope_kind', 'scope_id', 'model_ref', 'allocation_key',
                       'price_context', 'context_tier'] %}
 
 with
 
 usage as (
 
-    select * from {{ ref('int_usage_priced') }}
+    select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_usage_priced') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
     {% endif %}
@@ -30,7 +34,7 @@ usage as (
 
 costs as (
 
-    select * from {{ ref('int_billed_cost_lines') }}
+    select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_billed_cost_lines') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
     {% endif %}
@@ -43,7 +47,7 @@ cost_groups as (
         {{ group_keys | join(', ') }},
         sum(billed_cost) as group_billed_cost
     from costs
-    where model_ref is not null and price_key is not null
+    where model_ref is not null and allocation_key is not null
     group by {{ group_keys | join(', ') }}
 
 ),
@@ -136,7 +140,8 @@ unexplained_allocated as (
         cast(null as {{ dbt.type_string() }}) as api_key_id,
         scope_kind,
         scope_id,
-        cast(null as {{ dbt.type_string() }}) as provider_user_id,
+        -- Cursor's lines keep their user (the bill is per user); the cost reports have none
+        provider_user_id,
         case
             when price_key = 'input' then 'input'
             when price_key = 'output' then 'output'

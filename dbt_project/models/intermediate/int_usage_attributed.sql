@@ -1,11 +1,15 @@
 -- One row per allocated line with its owner: person (or service), team, project, environment, use case.
 --
 -- Precedence (first match wins), documented in README "Allocation rules":
---   person      : the provider user id mapped in the directory (identities) > the API key's person
+--   person      : the provider user id mapped in the directory (identities) > for Cursor, the directory person with
+--                 the user's email > the API key's person
 --   project     : the API key's project > the scope's project (Anthropic workspace / OpenAI project)
 --   team        : the API key's explicit team > the person's team > the resolved project's team > the scope's team
---   environment : the API key's > the scope's; use case: the key's > the scope's > 'api'
--- Anything left without a team is owned by 'unallocated' (never dropped).
+--   environment : the API key's > the scope's > 'dev' for Cursor (an editor) > 'unknown'
+--   use case    : the key's > the scope's > 'agent' for Cursor (its usage events are the editor's agent, chat and
+--                 composer requests; tab completions are not among them) > 'api'
+-- Anything left without a team is owned by 'unallocated' (never dropped): a Cursor email the directory does not
+-- know keeps its spend there.
 with
 
 lines as (
@@ -22,7 +26,13 @@ accounts as (
 
 identities as (
 
-    select * from {{ ref('stg_org__identities') }}
+    -- Cursor ids are emails, compared in lower case (identities.cursor maps an email Cursor knows to a person whose
+    -- directory email differs)
+    select
+        email,
+        tool,
+        case when tool = 'cursor' then lower(external_id) else external_id end as external_id
+    from {{ ref('stg_org__identities') }}
 
 ),
 
@@ -43,6 +53,7 @@ matched as (
     select
         lines.*,
         identity.email as identity_email,
+        email_person.email as provider_email,
         key_account.account_id as matched_key_id,
         key_account.account_name as api_key_name,
         key_account.email as key_email,
@@ -59,6 +70,10 @@ matched as (
     left join identities as identity
         on identity.tool = lines.provider
         and identity.external_id = lines.provider_user_id
+    -- Cursor identifies people by email, the directory's own key
+    left join people as email_person
+        on lines.provider = 'cursor'
+        and email_person.email = lines.provider_user_id
     left join accounts as key_account
         on key_account.provider = lines.provider
         and key_account.account_kind = 'api_key'
@@ -74,7 +89,7 @@ resolved as (
 
     select
         matched.*,
-        coalesce(identity_email, key_email) as person_email,
+        coalesce(identity_email, provider_email, key_email) as person_email,
         coalesce(key_project_id, scope_project_id) as resolved_project_id
     from matched
 
@@ -119,10 +134,16 @@ final as (
         coalesce(resolved.key_team_id, people.team_id, projects.team_id, resolved.scope_team_id, 'unallocated')
             as team_id,
         coalesce(resolved.resolved_project_id, 'unallocated') as project_id,
-        coalesce(resolved.key_environment, resolved.scope_environment, 'unknown') as environment,
-        coalesce(resolved.key_use_case, resolved.scope_use_case, 'api') as use_case,
+        coalesce(
+            resolved.key_environment, resolved.scope_environment,
+            case when resolved.tool = 'cursor' then 'dev' else 'unknown' end
+        ) as environment,
+        coalesce(
+            resolved.key_use_case, resolved.scope_use_case,
+            case when resolved.tool = 'cursor' then 'agent' else 'api' end
+        ) as use_case,
         case
-            when resolved.identity_email is not null then 'provider_user'
+            when resolved.identity_email is not null or resolved.provider_email is not null then 'provider_user'
             when resolved.matched_key_id is not null then 'api_key'
             when resolved.matched_scope_id is not null then resolved.scope_kind
             else 'none'

@@ -16,7 +16,7 @@ usage as (
 
 models as (
 
-    select provider, model_ref, model_family, model_tier from {{ ref('dim_models') }}
+    select provider, model_ref, vendor, model_family, model_tier from {{ ref('dim_models') }}
 
 ),
 
@@ -32,18 +32,25 @@ final as (
         usage.usage_key as x_usage_key,
         -- billing: one account per provider organisation, one period per calendar month
         {{ dbt.concat(["usage.provider", "'-organization'"]) }} as {{ adapter.quote('BillingAccountId') }},
-        {{ dbt.concat(["org.organization", "' ('", "case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' else usage.provider end", "')'"]) }}
+        {{ dbt.concat(["org.organization", "' ('", "case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end", "')'"]) }}
             as {{ adapter.quote('BillingAccountName') }},
         'USD' as {{ adapter.quote('BillingCurrency') }},
         {{ day_start('usage.usage_month') }} as {{ adapter.quote('BillingPeriodStart') }},
         {{ day_start(dbt.dateadd('month', 1, 'usage.usage_month')) }} as {{ adapter.quote('BillingPeriodEnd') }},
         -- no InvoiceId: the providers' usage APIs do not carry invoice numbers (the column is only recommended)
-        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' else usage.provider end
+        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end
             as {{ adapter.quote('InvoiceIssuerName') }},
-        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' else usage.provider end
+        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end
             as {{ adapter.quote('ProviderName') }},
-        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' else usage.provider end
-            as {{ adapter.quote('PublisherName') }},
+        -- the model's maker: the provider itself, except through Cursor, which resells other vendors' models (Claude
+        -- through Cursor is published by Anthropic); Cursor's own and unclassified models are Cursor's
+        case
+            when usage.provider = 'cursor' and models.model_family <> 'unclassified' then models.vendor
+            when usage.provider = 'anthropic' then 'Anthropic'
+            when usage.provider = 'openai' then 'OpenAI'
+            when usage.provider = 'cursor' then 'Cursor'
+            else usage.provider
+        end as {{ adapter.quote('PublisherName') }},
         -- the charge: a day of one model's tokens of one type for one owner
         {{ day_start('usage.usage_date') }} as {{ adapter.quote('ChargePeriodStart') }},
         {{ day_start(dbt.dateadd('day', 1, 'usage.usage_date')) }} as {{ adapter.quote('ChargePeriodEnd') }},
@@ -57,7 +64,7 @@ final as (
         'Standard' as {{ adapter.quote('PricingCategory') }},
         'AI and Machine Learning' as {{ adapter.quote('ServiceCategory') }},
         'Generative AI' as {{ adapter.quote('ServiceSubcategory') }},
-        case usage.tool when 'anthropic_api' then 'Claude API' when 'openai_api' then 'OpenAI API' else usage.tool end
+        case usage.tool when 'anthropic_api' then 'Claude API' when 'openai_api' then 'OpenAI API' when 'cursor' then 'Cursor' else usage.tool end
             as {{ adapter.quote('ServiceName') }},
         -- money
         {{ money('usage.billed_cost_usd') }} as {{ adapter.quote('BilledCost') }},
@@ -82,7 +89,11 @@ final as (
         -- the SKU: model x token type x tier, priced by a dated price version
         {{ dbt.concat(["usage.provider", "':'", "usage.model_ref", "':'", "usage.token_type", "':'", "usage.service_tier", "':'", "usage.context_tier"]) }}
             as {{ adapter.quote('SkuId') }},
-        {{ dbt.concat(["coalesce(usage.price_version, 'unpriced')", "':'", "usage.token_type"]) }} as {{ adapter.quote('SkuPriceId') }},
+        -- the SKU's price: the SKU and the dated price version its list cost used. FOCUS wants one parent SkuId per
+        -- SkuPriceId, and a price version alone is shared (the same model through Anthropic and through Cursor, every
+        -- unpriced model), so the SKU leads
+        {{ dbt.concat(["usage.provider", "':'", "usage.model_ref", "':'", "usage.token_type", "':'", "usage.service_tier", "':'", "usage.context_tier", "':'", "coalesce(usage.price_version, 'unpriced')"]) }}
+            as {{ adapter.quote('SkuPriceId') }},
         usage.token_type as {{ adapter.quote('SkuMeter') }},
         {{ json_object([('model', 'usage.model_ref'), ('token_type', 'usage.token_type'), ('service_tier', 'usage.service_tier'), ('context_tier', 'usage.context_tier'), ('price_version', 'usage.price_version')]) }}
             as {{ adapter.quote('SkuPriceDetails') }},

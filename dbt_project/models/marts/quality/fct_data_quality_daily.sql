@@ -8,6 +8,8 @@ issues as (
     select * from {{ ref('stg_anthropic__quarantine') }}
     union all
     select * from {{ ref('stg_openai__quarantine') }}
+    union all
+    select * from {{ ref('stg_cursor__quarantine') }}
 
 )
 
