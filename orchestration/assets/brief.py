@@ -7,7 +7,7 @@ through dlt's SQL client (the exports' `_query`), so it works on any warehouse.
 
 import datetime as dt
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from delivery.brief import gather, render, write_brief
 from orchestration.assets.exports import _query, export_dir
@@ -20,6 +20,7 @@ from orchestration.resources import Warehouse
     deps=[AssetKey(["marts", "fct_team_spend_daily"]), AssetKey(["marts", "fct_ai_usage_daily"]),
           AssetKey(["marts", "fct_unit_economics"]), AssetKey(["marts", "fct_allocation_coverage_daily"])],
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),  # a backfill range is one run, like the dlt and dbt assets
     group_name="exports",
     owners=["team:finops"],
     description="The daily brief (HTML with inline charts, and PDF when Chromium is installed) for the last day of "

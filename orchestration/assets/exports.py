@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, asset
 
 from orchestration.partitions import daily_partitions
 from orchestration.resources import PROJECT_ROOT, Warehouse
@@ -94,6 +94,7 @@ def days(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
     key=AssetKey(["exports", "focus_daily"]),
     deps=[AssetKey(["marts", "fct_focus_cost_and_usage"])],
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),  # a backfill range is one run, like the dlt and dbt assets
     group_name="exports",
     owners=["team:finops"],
     description="FOCUS 1.2 cost-and-usage files per day (Parquet and CSV) under FINOPS_EXPORT_DIR/focus/.",
@@ -121,6 +122,7 @@ def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
     deps=[AssetKey(["marts", "fct_team_spend_daily"]), AssetKey(["marts", "fct_allocation_coverage_daily"]),
           AssetKey(["marts", "fct_unit_economics"])],
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),  # a backfill range is one run, like the dlt and dbt assets
     group_name="exports",
     owners=["team:finops"],
     description="Finance marts (team spend per day, team x project spend per month, allocation coverage, monthly "

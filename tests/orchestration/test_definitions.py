@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from dagster import AssetKey, BackfillPolicy
 
 
 def test_definitions_load_with_lineage_from_dlt_to_dbt():
@@ -33,6 +33,9 @@ def test_definitions_load_with_lineage_from_dlt_to_dbt():
 
     job = defs.resolve_job_def(DAILY_JOB_NAME)
     assert job.partitions_def is not None
+    # a backfill range is one run (one dlt load per source, one dbt build): every asset must agree, or Dagster
+    # silently falls back to one run per partition (it did once the export assets had no policy)
+    assert job.backfill_policy == BackfillPolicy.single_run()
     schedule = defs.resolve_schedule_def(f"{DAILY_JOB_NAME}_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
 
