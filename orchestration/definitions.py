@@ -8,8 +8,8 @@ from dagster import (
 from dagster_dlt import DagsterDltResource
 
 from orchestration.assets.ingest import (
-    anthropic_assets, copilot_assets, cursor_assets, github_assets, jira_assets, openai_assets, org_directory_assets,
-    pricing_assets,
+    agent_telemetry_assets, anthropic_assets, copilot_assets, cursor_assets, focus_files_assets, github_assets,
+    jira_assets, openai_assets, org_directory_assets, pricing_assets,
 )
 from orchestration.assets.brief import daily_brief
 from orchestration.assets.exports import finance_export, focus_export
@@ -29,7 +29,8 @@ ai_spend_daily = define_asset_job(
 
 defs = Definitions(
     assets=[org_directory_assets, pricing_assets, anthropic_assets, openai_assets, cursor_assets, copilot_assets,
-            github_assets, jira_assets, ai_finops_dbt_assets, focus_export, finance_export, daily_brief],
+            github_assets, jira_assets, agent_telemetry_assets, focus_files_assets, ai_finops_dbt_assets,
+            focus_export, finance_export, daily_brief],
     asset_checks=raw_table_checks,
     jobs=[ai_spend_daily],
     schedules=[build_schedule_from_partitioned_job(ai_spend_daily, hour_of_day=6, minute_of_hour=0)],

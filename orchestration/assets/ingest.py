@@ -13,9 +13,12 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import settings
+from ingestion._files import resolve_location
+from ingestion.agent_telemetry import agent_telemetry_source
 from ingestion.anthropic import anthropic_source
 from ingestion.copilot import copilot_source
 from ingestion.cursor import cursor_source
+from ingestion.focus_files import focus_files_source
 from ingestion.github import github_source
 from ingestion.jira import jira_source
 from ingestion.openai import openai_source
@@ -33,6 +36,8 @@ SOURCE_DESCRIPTIONS = {
     "pricing": "List prices from genai-prices",
     "cursor": "Cursor Admin API (team members, daily usage, per-request usage events, spend)",
     "copilot": "GitHub Copilot (seats, usage-metrics reports, premium requests, billing usage)",
+    "agent_telemetry": "Coding agents' OpenTelemetry logs and spans (JSON-lines files an OTel collector writes)",
+    "focus_files": "FOCUS cost exports (CSV/Parquet files from cloud providers and other vendors)",
 }
 
 
@@ -86,6 +91,45 @@ github_assets = _provider_assets("github", github_source, "raw_github")
 jira_assets = _provider_assets("jira", jira_source, "raw_jira")
 cursor_assets = _provider_assets("cursor", cursor_source, "raw_cursor")
 copilot_assets = _provider_assets("copilot", copilot_source, "raw_copilot")
+
+
+@dlt_assets(
+    dlt_source=agent_telemetry_source(path_or_url="definition-only"),
+    dlt_pipeline=Warehouse.from_env().pipeline("agent_telemetry", "raw_agent_telemetry"),
+    name="ingest_agent_telemetry",
+    dagster_dlt_translator=RawTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def agent_telemetry_assets(context: AssetExecutionContext, dlt: DagsterDltResource,
+                           warehouse: Warehouse) -> Iterator:
+    """Partitioned like the APIs: a window reads every file modified since its first day (minus the lookback) and
+    keeps only the events of its days, so backfills run in any order and a re-run replaces events by key."""
+    window = context.partition_time_window
+    start, end = ingestion_window(window.start, window.end)
+    lookback = settings.lookback_days()
+    location, demo = resolve_location("agent_telemetry", None)
+    context.log.info(f"agent_telemetry: {'demo files in ' if demo else ''}{location or 'no path configured'}, "
+                     f"events of {start}..{end} (exclusive) plus {lookback} lookback day(s)")
+    source = agent_telemetry_source(start_date=start, end_date=end, lookback_days=lookback)
+    pipeline = warehouse.pipeline("agent_telemetry", "raw_agent_telemetry")
+    yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+
+
+@dlt_assets(
+    dlt_source=focus_files_source(path_or_url="definition-only"),
+    dlt_pipeline=Warehouse.from_env().pipeline("focus_files", "raw_focus_files"),
+    name="ingest_focus_files",
+    dagster_dlt_translator=RawTranslator(),
+)
+def focus_files_assets(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator:
+    """Not partitioned: an export file restates whole months, so each run reads the files modified since the last
+    run (dlt keeps the cursor) and replaces their rows; dbt then rebuilds the FOCUS models whole."""
+    location, demo = resolve_location("focus_files", None)
+    context.log.info(f"focus_files: {'demo export in ' if demo else ''}{location or 'no path configured'}")
+    source = focus_files_source(lookback_days=settings.lookback_days())
+    pipeline = warehouse.pipeline("focus_files", "raw_focus_files")
+    yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
 
 
 @dlt_assets(
