@@ -26,6 +26,12 @@ PROVIDER_ACCOUNT_KINDS = {
 }
 ENVIRONMENTS = {"prod", "staging", "dev"}
 USE_CASES = {"autocomplete", "chat", "agent", "api"}
+# fixed costs: `seats` are charged per seat holder of a tool whose roster the warehouse knows (Cursor's members; GitHub
+# Copilot's seats are billed by GitHub, already per day, so they are not configured here); `shared` costs are split
+# among teams
+FIXED_COST_KINDS = {"seats", "shared"}
+SEAT_ROSTER_TOOLS = {"cursor"}
+SPLIT_RULES = {"even", "proportional", "weights"}
 
 
 class OrgDirectoryError(ValueError):
@@ -70,12 +76,30 @@ class ProviderAccount:
 
 
 @dataclass(frozen=True)
+class FixedCost:
+    """A cost the usage APIs do not report, amortized per day (`usd_per_month` / the month's days): per seat holder
+    (`seats`: the price of one seat) or for the whole organisation (`shared`: split among `weights`' teams, every
+    team when none are given, evenly, by weight, or proportionally to the teams' AI spend of the day)."""
+    id: str
+    name: str
+    kind: str
+    provider: str
+    usd_per_month: str  # a decimal, kept as text so no binary rounding creeps in
+    split: Optional[str] = None
+    weights: tuple[tuple[str, str], ...] = ()  # (team, weight) pairs
+    valid_from: Optional[str] = None  # first day (inclusive)
+    valid_to: Optional[str] = None  # last day (exclusive)
+    environment: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class OrgDirectory:
     organization: str
     teams: tuple[Team, ...]
     projects: tuple[Project, ...]
     people: tuple[Person, ...]
     provider_accounts: tuple[ProviderAccount, ...]
+    fixed_costs: tuple[FixedCost, ...] = ()
     source_path: str = ""
 
     def person_by_email(self) -> dict[str, Person]:
@@ -203,14 +227,79 @@ def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirecto
         accounts.append(account)
     _unique([f"{a.provider}/{a.kind}/{a.id}" for a in accounts], "provider account", fail)
 
+    fixed_costs = [_fixed_cost(c, i, team_ids, fail, need) for i, c in enumerate(items("fixed_costs"))]
+    _unique([c.id for c in fixed_costs], "fixed cost id", fail)
+
     return OrgDirectory(
         organization=str(raw.get("organization") or "My organisation"),
         teams=tuple(teams),
         projects=tuple(projects),
         people=tuple(people),
         provider_accounts=tuple(accounts),
+        fixed_costs=tuple(fixed_costs),
         source_path=source,
     )
+
+
+def _fixed_cost(entry: dict[str, Any], i: int, team_ids: set[str], fail, need) -> FixedCost:
+    import datetime as dt
+    from decimal import Decimal, InvalidOperation
+
+    where = f"fixed_costs[{i}] ({entry.get('id')})"
+    kind = need(entry, "kind", where)
+    if kind not in FIXED_COST_KINDS:
+        raise fail(f"{where}: kind must be one of {sorted(FIXED_COST_KINDS)}")
+    provider = need(entry, "provider", where)
+    if kind == "seats" and provider not in SEAT_ROSTER_TOOLS:
+        raise fail(f"{where}: seats are charged per seat holder, which the warehouse knows for "
+                   f"{sorted(SEAT_ROSTER_TOOLS)} only (GitHub Copilot seats come from GitHub's billing)")
+    try:
+        amount = Decimal(str(need(entry, "usd_per_month", where)))
+    except InvalidOperation:
+        raise fail(f"{where}: usd_per_month must be a number, not {entry.get('usd_per_month')!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise fail(f"{where}: usd_per_month must be a non-negative amount")
+    split = entry.get("split")
+    if kind == "shared":
+        split = str(split or "even")
+        if split not in SPLIT_RULES:
+            raise fail(f"{where}: split must be one of {sorted(SPLIT_RULES)}")
+    elif split:
+        raise fail(f"{where}: split applies to shared costs only (a seat is charged to its holder)")
+    weights = entry.get("weights") or {}
+    if not isinstance(weights, dict):
+        raise fail(f"{where}: weights must be a mapping of team -> weight")
+    pairs = []
+    for team, weight in weights.items():
+        if team not in team_ids:
+            raise fail(f"{where}: weights refer to unknown team '{team}'")
+        try:
+            value = Decimal(str(weight))
+        except InvalidOperation:
+            raise fail(f"{where}: weight of '{team}' must be a number") from None
+        if not value.is_finite() or value <= 0:
+            raise fail(f"{where}: weight of '{team}' must be positive")
+        pairs.append((str(team), str(value)))
+    if kind == "shared" and split == "weights" and not pairs:
+        raise fail(f"{where}: split 'weights' needs weights per team")
+    if kind == "seats" and pairs:
+        raise fail(f"{where}: weights apply to shared costs only")
+    dates = {}
+    for key in ("valid_from", "valid_to"):
+        value = entry.get(key)
+        if value is not None:
+            try:
+                dates[key] = (value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))).isoformat()
+            except ValueError:
+                raise fail(f"{where}: {key} must be a date (YYYY-MM-DD)") from None
+    if "valid_from" in dates and "valid_to" in dates and dates["valid_to"] <= dates["valid_from"]:
+        raise fail(f"{where}: valid_to must be after valid_from")
+    environment = entry.get("environment")
+    if environment and environment not in ENVIRONMENTS:
+        raise fail(f"{where}: environment must be one of {sorted(ENVIRONMENTS)}")
+    return FixedCost(id=need(entry, "id", where), name=str(entry.get("name") or entry["id"]), kind=kind,
+                     provider=provider, usd_per_month=str(amount), split=split, weights=tuple(pairs),
+                     valid_from=dates.get("valid_from"), valid_to=dates.get("valid_to"), environment=environment)
 
 
 def _unique(values: Iterable[str], what: str, fail) -> set[str]:
@@ -288,5 +377,21 @@ def _org_directory(org: OrgDirectory):
         ], "provider", "account_kind", "account_id", "account_name", "project_id", "team_id", "email", "environment",
             "use_case", key=("provider", "account_kind", "account_id"))
 
+    @dlt.resource(name="fixed_costs", write_disposition="replace")
+    def fixed_costs():
+        yield _table([
+            {"fixed_cost_id": c.id, "fixed_cost_name": c.name, "cost_kind": c.kind, "provider": c.provider,
+             "usd_per_month": c.usd_per_month, "split_rule": c.split, "valid_from": c.valid_from,
+             "valid_to": c.valid_to, "environment": c.environment}
+            for c in org.fixed_costs
+        ], "fixed_cost_id", "fixed_cost_name", "cost_kind", "provider", "usd_per_month", "split_rule", "valid_from",
+            "valid_to", "environment", key=("fixed_cost_id", "cost_kind", "provider", "usd_per_month"))
+
+    @dlt.resource(name="fixed_cost_weights", write_disposition="replace")
+    def fixed_cost_weights():
+        yield _table([{"fixed_cost_id": c.id, "team_id": team, "weight": weight}
+                      for c in org.fixed_costs for team, weight in c.weights],
+                     "fixed_cost_id", "team_id", "weight", key=("fixed_cost_id", "team_id", "weight"))
+
     return (organization, teams, team_repositories, team_jira_projects, projects, people, identities,
-            provider_accounts)
+            provider_accounts, fixed_costs, fixed_cost_weights)

@@ -119,6 +119,18 @@ def build_demo_org(developers: int = 50, seed: int = 7) -> dict[str, Any]:
                 del person["identities"]
             doc["people"].append(person)
             index += 1
+    # costs no usage API reports: Cursor's seat fee (per member, per day), and three shared costs, one per split rule
+    doc["fixed_costs"] = [
+        {"id": "cursor-seats", "name": "Cursor Teams seats", "kind": "seats", "provider": "cursor",
+         "usd_per_month": 40},
+        {"id": "ai-gateway", "name": "AI gateway hosting", "kind": "shared", "provider": "ai_gateway",
+         "usd_per_month": 620, "split": "proportional", "environment": "prod"},
+        {"id": "vector-db", "name": "Vector database", "kind": "shared", "provider": "vector_db",
+         "usd_per_month": 450, "split": "weights",
+         "weights": {t: w for t, w in zip(team_ids, [1, 1, 3, 1, 2, 1])}, "environment": "prod"},
+        {"id": "code-review-bot", "name": "AI code review licence", "kind": "shared", "provider": "code_review_bot",
+         "usd_per_month": 300, "split": "even", "environment": "dev"},
+    ]
     return doc
 
 

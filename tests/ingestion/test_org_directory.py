@@ -39,6 +39,30 @@ def test_a_valid_directory_parses_and_normalises_emails():
         (lambda d: d["people"].append({"email": "b@x.com", "team": "platform", "identities": {"openai": "user-1"}}),
          "identity openai=user-1 is claimed by both"),
         (lambda d: d["teams"].append({"name": "No id"}), "teams[2] is missing 'id'"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "seats", "provider": "copilot", "usd_per_month": 19}),
+         "seats are charged per seat holder, which the warehouse knows for ['cursor'] only"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": "12,5"}),
+         "usd_per_month must be a number, not '12,5'"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": 10, "split": "weights"}),
+         "split 'weights' needs weights per team"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": 10, "split": "by_headcount"}),
+         "split must be one of ['even', 'proportional', 'weights']"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": 10, "weights": {"nope": 1}}),
+         "weights refer to unknown team 'nope'"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": -1}),
+         "usd_per_month must be a non-negative amount"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "seats", "provider": "cursor", "usd_per_month": 40, "split": "even"}),
+         "split applies to shared costs only"),
+        (lambda d: d.setdefault("fixed_costs", []).append(
+            {"id": "x", "kind": "shared", "provider": "gw", "usd_per_month": 1, "valid_from": "2026-02-01",
+             "valid_to": "2026-01-01"}), "valid_to must be after valid_from"),
     ],
 )
 def test_mistakes_are_named_precisely(mutate, message):
@@ -57,6 +81,21 @@ def test_the_shipped_demo_directory_is_what_the_generator_builds():
     org = load_org_directory(DEMO_ORG_DIRECTORY)
     assert len(org.people) == 50
     assert len(org.teams) == 6
+
+
+def test_fixed_costs_parse_with_exact_amounts_and_default_split():
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["fixed_costs"] = [
+        {"id": "seats", "kind": "seats", "provider": "cursor", "usd_per_month": 40},
+        {"id": "gw", "name": "Gateway", "kind": "shared", "provider": "gateway", "usd_per_month": "620.10",
+         "valid_from": "2026-01-01"},
+        {"id": "vdb", "kind": "shared", "provider": "vdb", "usd_per_month": 450, "split": "weights",
+         "weights": {"platform": 1, "payments": 2.5}},
+    ]
+    costs = {c.id: c for c in parse_org_directory(doc).fixed_costs}
+    assert (costs["seats"].kind, costs["seats"].split, costs["seats"].usd_per_month) == ("seats", None, "40")
+    assert (costs["gw"].split, costs["gw"].usd_per_month, costs["gw"].valid_from) == ("even", "620.10", "2026-01-01")
+    assert costs["vdb"].weights == (("platform", "1"), ("payments", "2.5"))
 
 
 def test_missing_file_says_where_to_point(tmp_path):

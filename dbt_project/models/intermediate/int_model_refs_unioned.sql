@@ -8,6 +8,8 @@ refs as (
     select * from {{ ref('stg_openai__model_refs') }}
     union all
     select * from {{ ref('stg_cursor__model_refs') }}
+    union all
+    select * from {{ ref('stg_copilot__model_refs') }}
 
 )
 

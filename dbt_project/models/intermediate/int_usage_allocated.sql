@@ -108,7 +108,8 @@ usage_allocated as (
                 else 0
             end"
         ) }} as billed_cost,
-        false as is_billed_without_usage
+        false as is_billed_without_usage,
+        cast(null as {{ dbt.type_string() }}) as use_case_hint
     from usage
     left join matched_groups
         on {% for key in group_keys %}usage.{{ key }} = matched_groups.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
@@ -156,7 +157,8 @@ unexplained_allocated as (
         true as is_priced,
         cast(null as {{ dbt.type_string() }}) as price_version,
         billed_cost,
-        true as is_billed_without_usage
+        true as is_billed_without_usage,
+        use_case_hint
     from unexplained_costs
 
 )

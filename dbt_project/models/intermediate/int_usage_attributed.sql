@@ -1,13 +1,14 @@
 -- One row per allocated line with its owner: person (or service), team, project, environment, use case.
 --
 -- Precedence (first match wins), documented in README "Allocation rules":
---   person      : the provider user id mapped in the directory (identities) > for Cursor, the directory person with
---                 the user's email > the API key's person
+--   person      : the provider user id mapped in the directory (identities; a Copilot login is a GitHub login:
+--                 identities.github) > for Cursor, the directory person with the user's email > the API key's person
 --   project     : the API key's project > the scope's project (Anthropic workspace / OpenAI project)
 --   team        : the API key's explicit team > the person's team > the resolved project's team > the scope's team
---   environment : the API key's > the scope's > 'dev' for Cursor (an editor) > 'unknown'
---   use case    : the key's > the scope's > 'agent' for Cursor (its usage events are the editor's agent, chat and
---                 composer requests; tab completions are not among them) > 'api'
+--   environment : the API key's > the scope's > 'dev' for Cursor and Copilot (editors) > 'unknown'
+--   use case    : the key's > the scope's > what the line knows itself (use_case_hint: Copilot premium requests'
+--                 features, 'seat' for seat fees) > 'agent' for Cursor (its usage events are the editor's agent,
+--                 chat and composer requests; tab completions are not among them) > 'api'
 -- Anything left without a team is owned by 'unallocated' (never dropped): a Cursor email the directory does not
 -- know keeps its spend there.
 with
@@ -68,7 +69,7 @@ matched as (
         scope_account.use_case as scope_use_case
     from lines
     left join identities as identity
-        on identity.tool = lines.provider
+        on identity.tool = case when lines.provider = 'copilot' then 'github' else lines.provider end
         and identity.external_id = lines.provider_user_id
     -- Cursor identifies people by email, the directory's own key
     left join people as email_person
@@ -136,11 +137,11 @@ final as (
         coalesce(resolved.resolved_project_id, 'unallocated') as project_id,
         coalesce(
             resolved.key_environment, resolved.scope_environment,
-            case when resolved.tool = 'cursor' then 'dev' else 'unknown' end
+            case when resolved.tool in ('cursor', 'copilot') then 'dev' else 'unknown' end
         ) as environment,
         coalesce(
-            resolved.key_use_case, resolved.scope_use_case,
-            case when resolved.tool = 'cursor' then 'agent' else 'api' end
+            resolved.key_use_case, resolved.scope_use_case, resolved.use_case_hint,
+            case when resolved.tool = 'cursor' then 'agent' when resolved.tool = 'copilot' then 'chat' else 'api' end
         ) as use_case,
         case
             when resolved.identity_email is not null or resolved.provider_email is not null then 'provider_user'

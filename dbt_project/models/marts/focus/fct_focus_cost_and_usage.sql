@@ -32,15 +32,15 @@ final as (
         usage.usage_key as x_usage_key,
         -- billing: one account per provider organisation, one period per calendar month
         {{ dbt.concat(["usage.provider", "'-organization'"]) }} as {{ adapter.quote('BillingAccountId') }},
-        {{ dbt.concat(["org.organization", "' ('", "case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end", "')'"]) }}
+        {{ dbt.concat(["org.organization", "' ('", "case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' when 'copilot' then 'GitHub' else usage.provider end", "')'"]) }}
             as {{ adapter.quote('BillingAccountName') }},
         'USD' as {{ adapter.quote('BillingCurrency') }},
         {{ day_start('usage.usage_month') }} as {{ adapter.quote('BillingPeriodStart') }},
         {{ day_start(dbt.dateadd('month', 1, 'usage.usage_month')) }} as {{ adapter.quote('BillingPeriodEnd') }},
         -- no InvoiceId: the providers' usage APIs do not carry invoice numbers (the column is only recommended)
-        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end
+        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' when 'copilot' then 'GitHub' else usage.provider end
             as {{ adapter.quote('InvoiceIssuerName') }},
-        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' else usage.provider end
+        case usage.provider when 'anthropic' then 'Anthropic' when 'openai' then 'OpenAI' when 'cursor' then 'Cursor' when 'copilot' then 'GitHub' else usage.provider end
             as {{ adapter.quote('ProviderName') }},
         -- the model's maker: the provider itself, except through Cursor, which resells other vendors' models (Claude
         -- through Cursor is published by Anthropic); Cursor's own and unclassified models are Cursor's
@@ -49,6 +49,8 @@ final as (
             when usage.provider = 'anthropic' then 'Anthropic'
             when usage.provider = 'openai' then 'OpenAI'
             when usage.provider = 'cursor' then 'Cursor'
+            when usage.provider = 'copilot' and models.model_family <> 'unclassified' then models.vendor
+            when usage.provider = 'copilot' then 'GitHub'
             else usage.provider
         end as {{ adapter.quote('PublisherName') }},
         -- the charge: a day of one model's tokens of one type for one owner
@@ -58,24 +60,27 @@ final as (
         -- no commitment discounts in these bills; the (null) column lets FOCUS's usage rules be evaluated
         cast(null as {{ dbt.type_string() }}) as {{ adapter.quote('CommitmentDiscountStatus') }},
         cast(null as {{ dbt.type_string() }}) as {{ adapter.quote('ChargeClass') }},
-        'Usage-Based' as {{ adapter.quote('ChargeFrequency') }},
+        -- seat fees and shared costs recur daily (amortized); everything else is billed as used
+        case when usage.cost_type in ('seat', 'shared') then 'Recurring' else 'Usage-Based' end
+            as {{ adapter.quote('ChargeFrequency') }},
         {{ dbt.concat(["usage.model_name", "' '", "replace(usage.token_type, '_', ' ')", "case when usage.cost_type = 'tokens' then ' tokens' else '' end", "' ('", "usage.service_tier", "')'"]) }}
             as {{ adapter.quote('ChargeDescription') }},
         'Standard' as {{ adapter.quote('PricingCategory') }},
         'AI and Machine Learning' as {{ adapter.quote('ServiceCategory') }},
         'Generative AI' as {{ adapter.quote('ServiceSubcategory') }},
-        case usage.tool when 'anthropic_api' then 'Claude API' when 'openai_api' then 'OpenAI API' when 'cursor' then 'Cursor' else usage.tool end
+        case usage.tool when 'anthropic_api' then 'Claude API' when 'openai_api' then 'OpenAI API' when 'cursor' then 'Cursor' when 'copilot' then 'GitHub Copilot' else usage.tool end
             as {{ adapter.quote('ServiceName') }},
         -- money
         {{ money('usage.billed_cost_usd') }} as {{ adapter.quote('BilledCost') }},
         {{ money('usage.billed_cost_usd') }} as {{ adapter.quote('EffectiveCost') }},
         {{ money('usage.billed_cost_usd') }} as {{ adapter.quote('ContractedCost') }},
         {{ money('coalesce(usage.list_cost_usd, usage.billed_cost_usd)') }} as {{ adapter.quote('ListCost') }},
-        -- quantities: tokens; a charge that is not per token (code execution) is one unit of its service
+        -- quantities: tokens; a charge that is not per token (code execution) is one unit of its service; a seat
+        -- fee one seat-day per row and person, a shared cost one day of a team's share
         {{ money('usage.focus_quantity') }} as {{ adapter.quote('ConsumedQuantity') }},
-        case when usage.cost_type = 'tokens' then 'Tokens' else 'Requests' end as {{ adapter.quote('ConsumedUnit') }},
+        case usage.cost_type when 'tokens' then 'Tokens' when 'seat' then 'Seat-Days' when 'shared' then 'Days' else 'Requests' end as {{ adapter.quote('ConsumedUnit') }},
         {{ money('usage.focus_quantity') }} as {{ adapter.quote('PricingQuantity') }},
-        case when usage.cost_type = 'tokens' then 'Tokens' else 'Requests' end as {{ adapter.quote('PricingUnit') }},
+        case usage.cost_type when 'tokens' then 'Tokens' when 'seat' then 'Seat-Days' when 'shared' then 'Days' else 'Requests' end as {{ adapter.quote('PricingUnit') }},
         {{ money(rounded_ratio('coalesce(usage.list_cost_usd, usage.billed_cost_usd)', 'usage.focus_quantity', 12)) }}
             as {{ adapter.quote('ListUnitPrice') }},
         {{ money(rounded_ratio('usage.billed_cost_usd', 'usage.focus_quantity', 12)) }} as {{ adapter.quote('ContractedUnitPrice') }},

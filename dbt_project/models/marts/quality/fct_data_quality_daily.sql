@@ -10,6 +10,8 @@ issues as (
     select * from {{ ref('stg_openai__quarantine') }}
     union all
     select * from {{ ref('stg_cursor__quarantine') }}
+    union all
+    select * from {{ ref('stg_copilot__quarantine') }}
 
 )
 

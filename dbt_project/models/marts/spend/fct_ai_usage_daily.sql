@@ -21,6 +21,14 @@ lines as (
     where usage_date between {{ window_start() }} and {{ window_end() }}
     {% endif %}
 
+    union all
+
+    -- shared costs split among teams (the directory's fixed_costs): lines of their own, owned by their teams
+    select * from {{ ref('int_shared_cost_lines') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
+
 ),
 
 people as (
