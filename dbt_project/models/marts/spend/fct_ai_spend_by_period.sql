@@ -1,0 +1,88 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_periods_from_rebuild_start() }}",
+        on_schema_change='fail',
+    )
+}}
+-- The finance table: AI spend by day, week and month x team x project x environment x developer x provider x tool
+-- x model family x model tier x token type x use case x cost type, in one table (period_type says which rollup a
+-- row belongs to; filter on it, never add across period types). Built from the allocated ledger, so every figure
+-- agrees with fct_ai_usage_daily. Incremental: a run rebuilds the periods its window touches (see
+-- macros/periods.sql).
+with
+
+ledger as (
+
+    select * from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date >= {{ period_rebuild_start() }}
+    {% endif %}
+
+),
+
+models as (
+
+    select provider, model_ref, model_family, model_tier from {{ ref('dim_models') }}
+
+),
+
+classified as (
+
+    select
+        ledger.*,
+        case
+            when ledger.model_ref = '(none)' then 'not model-specific'
+            else coalesce(models.model_family, 'unclassified')
+        end as model_family,
+        case
+            when ledger.model_ref = '(none)' then 'not model-specific'
+            else coalesce(models.model_tier, 'unclassified')
+        end as model_tier
+    from ledger
+    left join models
+        on models.provider = ledger.provider
+        and models.model_ref = ledger.model_ref
+
+),
+
+{%- set periods = [('day', 'usage_date'), ('week', 'usage_week'), ('month', 'usage_month')] %}
+{%- set dims = ['team_id', 'team_name', 'project_id', 'project_name', 'environment', 'principal_id', 'principal_type',
+                'person_name', 'provider', 'tool', 'model_family', 'model_tier', 'token_type', 'use_case',
+                'cost_type'] %}
+
+rolled as (
+
+    {% for period_type, column in periods %}
+    select
+        '{{ period_type }}' as period_type,
+        {{ column }} as period_start,
+        {{ dims | join(', ') }},
+        sum(token_count) as token_count,
+        sum(unpriced_token_count) as unpriced_token_count,
+        sum(list_cost_usd) as list_cost_usd,
+        sum(billed_cost_usd) as billed_cost_usd
+    from classified
+    group by {{ column }}, {{ dims | join(', ') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+)
+
+select
+    {{ surrogate_key(['period_type', 'period_start'] + dims) }} as spend_period_key,
+    period_type,
+    period_start,
+    cast(case period_type
+        when 'day' then period_start
+        when 'week' then {{ dbt.dateadd('day', 6, 'period_start') }}
+        else {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'period_start')) }}
+    end as date) as period_end,
+    {{ dims | join(',\n    ') }},
+    token_count,
+    unpriced_token_count,
+    {{ money('list_cost_usd') }} as list_cost_usd,
+    {{ money('billed_cost_usd') }} as billed_cost_usd,
+    'USD' as currency
+from rolled
