@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_window('usage_date') }}",
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',  # rows built before a new column keep null in it
     )
 }}
 -- One row per token line, plus one per billed cost line that no usage explains, with billed dollars allocated.
