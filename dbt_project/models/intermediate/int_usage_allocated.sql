@@ -3,10 +3,11 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_window('usage_date') }}",
-        on_schema_change='append_new_columns',  # rows built before a new column keep null in it
+        on_schema_change='append_new_columns',
     )
 }}
 -- One row per token line, plus one per billed cost line that no usage explains, with billed dollars allocated.
+-- (A column added later is appended: rows built before it keep null in it.)
 --
 -- Method: the cost reports are coarser than usage (Anthropic: workspace x model x token type x tier; OpenAI:
 -- project x line item). Each cost group is shared among the token lines of the same day, provider, scope, model,
