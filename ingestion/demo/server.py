@@ -2,8 +2,9 @@
 
 Mounted on a session for the demo base URL, these answer the exact requests the sources send (auth headers checked,
 query parameters parsed, buckets paged with `limit`/`page`/`has_more`/`next_page`, the same units and quirks as the
-live APIs: Anthropic's RFC 3339 windows and cents as decimal strings, OpenAI's Unix-second windows and dollars).
-Everything after the socket is the production code path.
+live APIs: Anthropic's RFC 3339 windows and cents as decimal strings, OpenAI's Unix-second windows and dollars;
+Anthropic's Claude Code report one `YYYY-MM-DD` day a call, paged by records). Everything after the socket is the
+production code path.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, urlparse
 
@@ -130,8 +132,26 @@ def _int(params: dict[str, list[str]], name: str, default: int, maximum: int) ->
     return value
 
 
+def _encode_offset(day: dt.date, offset: int) -> str:
+    return "page_" + base64.urlsafe_b64encode(f"{day.isoformat()}T00:00:00Z#{offset}".encode()).decode()
+
+
+def _decode_offset(cursor: str, day: dt.date) -> int:
+    """The record offset a Claude Code cursor points at; a cursor of another day (or none of ours) is refused."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.removeprefix("page_")).decode()
+        cursor_day, offset = text.split("#")
+        if dt.date.fromisoformat(cursor_day[:10]) != day:
+            raise ValueError(cursor_day)
+        return int(offset)
+    except Exception:
+        raise _ApiError(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                        "message": "invalid page cursor"}}) from None
+
+
 class AnthropicDemoAdapter(_DemoAdapter):
-    """`/v1/organizations/usage_report/messages` and `/v1/organizations/cost_report`."""
+    """`/v1/organizations/usage_report/messages`, `/v1/organizations/cost_report` and
+    `/v1/organizations/usage_report/claude_code` (the Claude Code Analytics report)."""
 
     USAGE_DIMS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window")
     COST_DIMS = ("workspace_id", "description")
@@ -141,6 +161,7 @@ class AnthropicDemoAdapter(_DemoAdapter):
         self.routes = {
             "/v1/organizations/usage_report/messages": self.usage,
             "/v1/organizations/cost_report": self.cost_report,
+            "/v1/organizations/usage_report/claude_code": self.claude_code,
         }
 
     def authenticate(self, request) -> None:
@@ -181,6 +202,24 @@ class AnthropicDemoAdapter(_DemoAdapter):
             raise _ApiError(400, {"type": "error", "error": {"type": "invalid_request_error",
                                                             "message": "demo serves group_by[]=workspace_id,description"}})
         return self._envelope(params, lambda d: list(self.world.anthropic_costs(d)))
+
+    def claude_code(self, params):
+        """One UTC day a call (`starting_at=YYYY-MM-DD`, required; no range), `limit` records a page (default 20,
+        at most 1000), `page=<next_page>` while `has_more`. Days from today on have no records (whole days only)."""
+        from ingestion.demo.claude_code import claude_code_analytics
+
+        raw = _one(params, "starting_at")
+        if not raw or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise _ApiError(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                            "message": "starting_at must be a UTC date in YYYY-MM-DD format"}})
+        day = dt.date.fromisoformat(raw)
+        limit = _int(params, "limit", 20, 1000)
+        cursor = _one(params, "page")
+        offset = _decode_offset(cursor, day) if cursor else 0
+        records = claude_code_analytics(self.world).records(day)
+        following = offset + limit if offset + limit < len(records) else None
+        return {"data": list(records[offset:offset + limit]), "has_more": following is not None,
+                "next_page": _encode_offset(day, following) if following is not None else None}
 
 
 class OpenAIDemoAdapter(_DemoAdapter):
