@@ -57,8 +57,8 @@ from ingestion._common import (
     int_field, parse_timestamp, str_field, to_table,
 )
 from ingestion.http import (
-    Endpoint, MalformedResponseError, PaginationLoopError, ProviderAPIError, ProviderHTTPError, _shape,
-    json_object, make_rest_client,
+    Endpoint, MalformedResponseError, ProviderAPIError, ProviderHTTPError, _raise_for_status, _shape, get_json,
+    iter_pages, json_object, make_rest_client,
 )
 
 PROVIDER = "copilot"
@@ -591,51 +591,18 @@ def _detail(response: requests.Response) -> str:
     return str(body)[:200]
 
 
-def _status_hook(endpoint: Endpoint, context: str):
-    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        if response.status_code >= 400:
-            detail = _detail(response)
-            raise ProviderHTTPError(
-                f"{endpoint.provider} {endpoint.path}{context}: HTTP {response.status_code} {response.reason or ''}"
-                .rstrip() + (f": {detail}" if detail else ""), response=response)
-
-    return hook
-
-
 def get_pages(client: Any, endpoint: Endpoint, params: dict[str, Any], expect: Callable[[Any], Optional[str]],
               paginator: Optional[BasePaginator] = None, context: str = "") -> Iterator[tuple[int, Any]]:
-    """`(page_number, body)` for every page, as `http.iter_pages`, with `context` (the day asked for) in every
-    message: error statuses after the retry layer, bodies that are not JSON or not of the expected shape."""
-    pages = client.paginate(endpoint.path, params=params, paginator=paginator or SinglePagePaginator(),
-                            hooks={"response": [_status_hook(endpoint, context)]})
-    page_number = 0
-    while True:
-        page_number += 1
-        if page_number > MAX_PAGES:
-            raise PaginationLoopError(f"{endpoint.describe(page_number)}{context}: more than {MAX_PAGES} pages; "
-                                      "refusing to loop")
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}{context}: response body is not valid JSON "
-                f"({exc.msg}, char {exc.pos}); nothing from this run was loaded") from None
-        is_array = page.response.content.lstrip()[:1] == b"["
-        body = list(page) if is_array else (page[0] if len(page) == 1 else list(page))
-        problem = expect(body)
-        if problem:
-            raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}{context}: {problem}; nothing from this run was loaded")
-        yield page_number, body
+    """`http.iter_pages` with GitHub's error detail and `context` (the day asked for) in every message, including
+    error statuses, and at most `MAX_PAGES` pages."""
+    return iter_pages(client, endpoint, params, expect, paginator or SinglePagePaginator(), context=context,
+                      status_hook=_raise_for_status(endpoint, context, _detail), max_pages=MAX_PAGES)
 
 
 def get_one(client: Any, endpoint: Endpoint, params: dict[str, Any], expect: Callable[[Any], Optional[str]],
             context: str = "") -> Any:
-    for _, body in get_pages(client, endpoint, params, expect, SinglePagePaginator(), context):
-        return body
-    raise MalformedResponseError(f"{endpoint.describe(1)}{context}: no response body")
+    return get_json(client, endpoint, params, expect, context=context,
+                    status_hook=_raise_for_status(endpoint, context, _detail))
 
 
 def download_report(session: requests.Session, link: str, where: str) -> list[Mapping[str, Any]]:

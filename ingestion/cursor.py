@@ -40,7 +40,7 @@ from ingestion._common import (
     to_table,
 )
 from ingestion.http import (
-    Endpoint, MalformedResponseError, PaginationLoopError, _raise_for_status, _shape, data_envelope, get_json,
+    Endpoint, MalformedResponseError, PaginationLoopError, _shape, data_envelope, get_json, iter_pages,
     json_object, make_rest_client,
 )
 from ingestion.pricing import MODEL_REFS_SCHEMA
@@ -446,8 +446,6 @@ class BodyPagePaginator(BasePaginator):
                 more = self.page < body["totalPages"]
         if more:
             self.page += 1
-            if self.page > MAX_PAGES:
-                raise PaginationLoopError(f"{response.url}: more than {MAX_PAGES} pages; refusing to loop")
         self._has_next_page = more
 
     def update_request(self, request: Any) -> None:
@@ -455,37 +453,6 @@ class BodyPagePaginator(BasePaginator):
 
     def __str__(self) -> str:
         return "BodyPagePaginator(page in the JSON body)"
-
-
-def post_pages(client: Any, endpoint: Endpoint, body: dict[str, Any], expect: Callable[[Any], Optional[str]],
-               limiter: RateLimiter, context: str = "") -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """`(page_number, body)` for every page of a POST endpoint, with the same clear errors as `http.iter_pages`:
-    error statuses after the retry layer, bodies that are not JSON, bodies of the wrong shape. Messages name the
-    provider, endpoint and page, then `context` (the date window asked for)."""
-    paginator = BodyPagePaginator()
-    pages = client.paginate(endpoint.path, method="POST", json=dict(body), paginator=paginator,
-                            hooks={"response": [_raise_for_status(endpoint)]})
-    page_number = 0
-    while True:
-        page_number += 1
-        if page_number > 1 and not paginator.has_next_page:
-            return
-        limiter.wait()
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}{context}: response body is not valid JSON "
-                f"({exc.msg}, char {exc.pos}); nothing from this run was loaded") from None
-        is_array = page.response.content.lstrip()[:1] == b"["
-        answer = list(page) if is_array else (page[0] if len(page) == 1 else list(page))
-        problem = expect(answer)
-        if problem:
-            raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}{context}: {problem}; nothing from this run was loaded")
-        yield page_number, answer
 
 
 def request_windows(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date, int, int]]:
@@ -565,13 +532,20 @@ def _cursor(window: SourceWindow, events_page_size: int, spend_page_size: int, r
             logger.warning(f"{PROVIDER}: no admin key configured, skipping {path}")
         return not conn.enabled
 
+    def post_pages(api: Any, endpoint: Endpoint, request: dict[str, Any], expect: Callable[[Any], Optional[str]],
+                   context: str = "") -> Iterator[tuple[int, Any]]:
+        """`http.iter_pages` for a usage endpoint: POST, the page in the JSON body, paced by the endpoint's limiter;
+        messages name the provider, endpoint and page, then `context` (the date window asked for)."""
+        return iter_pages(api, endpoint, expect=expect, paginator=BodyPagePaginator(), method="POST", json=request,
+                          context=context, before_page=limiters[endpoint.path].wait, max_pages=MAX_PAGES)
+
     def daily_usage_pages(start: dt.date, end: dt.date) -> Iterator[Any]:
         if skipped(DAILY_USAGE_PATH):
             return
         api, endpoint, keys = client(), Endpoint(PROVIDER, DAILY_USAGE_PATH), RowKeys()
         for first, stop, start_ms, end_ms in request_windows(start, end, window.page_size_days):
             for page_number, body in post_pages(api, endpoint, {"startDate": start_ms, "endDate": end_ms},
-                                                data_envelope, limiters[DAILY_USAGE_PATH], f" for {first}..{stop}"):
+                                                data_envelope, f" for {first}..{stop}"):
                 issues = Issues("daily_usage")
                 rows = daily_usage_rows(body, f"{endpoint.describe(page_number)} for {first}..{stop}", issues, keys)
                 if rows:
@@ -587,8 +561,7 @@ def _cursor(window: SourceWindow, events_page_size: int, spend_page_size: int, r
             request = {"startDate": start_ms, "endDate": end_ms, "page": 1, "pageSize": events_page_size}
             reported: Optional[int] = None
             received = 0
-            for page_number, body in post_pages(api, endpoint, request, events_envelope, limiters[EVENTS_PATH],
-                                                f" for {first}..{stop}"):
+            for page_number, body in post_pages(api, endpoint, request, events_envelope, f" for {first}..{stop}"):
                 where = f"{endpoint.describe(page_number)} for {first}..{stop}"
                 pagination, events = body["pagination"], body["usageEvents"]
                 current = pagination.get("currentPage")
@@ -645,8 +618,7 @@ def _cursor(window: SourceWindow, events_page_size: int, spend_page_size: int, r
         snapshot, observed_at = _common.today_utc(), dt.datetime.now(dt.timezone.utc)
         request = {"page": 1, "pageSize": spend_page_size, "sortBy": "user", "sortDirection": "asc"}
         loaded = False
-        for page_number, body in post_pages(api, endpoint, request, json_object("teamMemberSpend"),
-                                            limiters[SPEND_PATH]):
+        for page_number, body in post_pages(api, endpoint, request, json_object("teamMemberSpend")):
             issues = Issues("spend")
             rows = spend_rows(body, endpoint.describe(page_number), issues, snapshot, observed_at, seen)
             if rows:

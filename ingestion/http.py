@@ -10,8 +10,8 @@ data travels the exact code path a real API response does: headers, paging, retr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from json import JSONDecodeError
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 import requests
@@ -159,54 +159,83 @@ def json_object(key: str) -> Callable[[Any], Optional[str]]:
 def iter_pages(
     client: RESTClient,
     endpoint: Endpoint,
-    params: dict[str, Any],
+    params: Optional[dict[str, Any]] = None,
     expect: Callable[[Any], Optional[str]] = data_envelope,
     paginator: Optional[BasePaginator] = None,
+    *,
+    method: str = "GET",
+    json: Optional[dict[str, Any]] = None,
+    context: str = "",
+    before_page: Optional[Callable[[], None]] = None,
+    max_pages: Optional[int] = None,
+    status_hook: Optional[Callable[..., None]] = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield (page_number, body) for every page, with clear errors for bad statuses and bad bodies.
 
+    `method` and `json` (the first page's JSON body; a body paginator sets the page in it) serve POST listings.
+    `context` (e.g. " for 2026-11-10") follows the endpoint and page in the messages about bodies and paging;
+    `before_page` runs before each request is sent (a rate limiter), never for a page that does not exist; more than
+    `max_pages` pages fail with `PaginationLoopError`. `status_hook` is the response hook that turns an error status
+    into `ProviderHTTPError` (default `_raise_for_status(endpoint)`, a message without `context`).
+
     HTTP errors surface only after dlt's retry layer gave up. Keys travel in headers and never appear in messages.
     """
-    page_number = 0
-    pages = client.paginate(endpoint.path, params=params, paginator=paginator,
-                            hooks={"response": [_raise_for_status(endpoint)]})
+    pages = client.paginate(endpoint.path, method=method, params=params,
+                            json=dict(json) if json is not None else None, paginator=paginator,
+                            hooks={"response": [status_hook or _raise_for_status(endpoint)]})
+    page_number, page = 0, None
     while True:
         page_number += 1
+        if page is not None and not page.paginator.has_next_page:
+            return  # what the client would do on the next call, without asking `before_page` for a request
+        if max_pages is not None and page_number > max_pages:
+            raise PaginationLoopError(f"{endpoint.describe(page_number)}{context}: more than {max_pages} pages; "
+                                      "refusing to loop")
+        if before_page is not None:
+            before_page()
         try:
             page = next(pages)
         except StopIteration:
             return
-        except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
+        except (requests.exceptions.JSONDecodeError, JSONDecodeError) as exc:
             raise MalformedResponseError(
-                f"{endpoint.describe(page_number)}: response body is not valid JSON ({exc.msg}, char {exc.pos}); "
-                "nothing from this run was loaded"
+                f"{endpoint.describe(page_number)}{context}: response body is not valid JSON "
+                f"({exc.msg}, char {exc.pos}); nothing from this run was loaded"
             ) from None
         # the client selects "$": an object body arrives as [body], a JSON array as its items
         is_array = page.response.content.lstrip()[:1] == b"["
         body = list(page) if is_array else (page[0] if len(page) == 1 else list(page))
         problem = expect(body)
         if problem:
-            raise MalformedResponseError(f"{endpoint.describe(page_number)}: {problem}; nothing from this run was loaded")
+            raise MalformedResponseError(
+                f"{endpoint.describe(page_number)}{context}: {problem}; nothing from this run was loaded")
         yield page_number, body
 
 
 def get_json(client: RESTClient, endpoint: Endpoint, params: Optional[dict[str, Any]] = None,
-             expect: Callable[[Any], Optional[str]] = data_envelope) -> Any:
+             expect: Callable[[Any], Optional[str]] = data_envelope, *, context: str = "",
+             status_hook: Optional[Callable[..., None]] = None) -> Any:
     """One GET (no paging), with the same retries, status handling and shape check as `iter_pages`."""
     from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
-    for _, body in iter_pages(client, endpoint, params or {}, expect, paginator=SinglePagePaginator()):
+    for _, body in iter_pages(client, endpoint, params or {}, expect, paginator=SinglePagePaginator(),
+                              context=context, status_hook=status_hook):
         return body
-    raise MalformedResponseError(f"{endpoint.describe(1)}: no response body")
+    raise MalformedResponseError(f"{endpoint.describe(1)}{context}: no response body")
 
 
-def _raise_for_status(endpoint: Endpoint):
+def _raise_for_status(endpoint: Endpoint, context: str = "",
+                      error_detail: Optional[Callable[[requests.Response], str]] = None):
+    """The response hook raising `ProviderHTTPError` on an error status: provider, endpoint, `context`, status and
+    what the body says (`error_detail`, default `_error_detail`)."""
+    detail_of = error_detail or _error_detail
+
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if response.status_code >= 400:
-            detail = _error_detail(response)
+            detail = detail_of(response)
             raise ProviderHTTPError(
-                f"{endpoint.provider} {endpoint.path}: HTTP {response.status_code} {response.reason or ''}".rstrip()
-                + (f": {detail}" if detail else ""),
+                f"{endpoint.provider} {endpoint.path}{context}: HTTP {response.status_code} {response.reason or ''}"
+                .rstrip() + (f": {detail}" if detail else ""),
                 response=response,
             )
 

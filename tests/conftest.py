@@ -60,18 +60,27 @@ class Recorded:
 class ScriptedTransport(BaseAdapter):
     """Wraps a demo adapter; `faults[n]` (1-based call number) replaces that call's answer:
     an int status (with Retry-After for 429), "timeout", "bad-json", or a callable(body, path) -> body;
-    `faults["*"]` applies to every call without a fault of its own."""
+    `faults["*"]` applies to every call without a fault of its own.
+
+    Calls to a path ending with one of `passthrough` are answered by the inner adapter as they are, recorded in
+    `passed` instead of `calls`, and never faulted (call numbers count the other calls only)."""
 
     inner: BaseAdapter
     faults: dict[int, Any] = field(default_factory=dict)
     calls: list[Recorded] = field(default_factory=list)
+    passthrough: tuple[str, ...] = ()
+    passed: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def send(self, request, **kwargs):
         url = urlparse(request.url)
-        self.calls.append(Recorded(request.method, url.path, parse_qs(url.query), dict(request.headers)))
+        recorded = Recorded(request.method, url.path, parse_qs(url.query), dict(request.headers))
+        if self.passthrough and url.path.endswith(self.passthrough):
+            self.passed.append(recorded)
+            return self.inner.send(request, **kwargs)
+        self.calls.append(recorded)
         fault = self.faults.get(len(self.calls), self.faults.get("*"))
         if fault == "timeout":
             raise requests.exceptions.ReadTimeout("read timed out (scripted)")
@@ -95,20 +104,78 @@ class ScriptedTransport(BaseAdapter):
 
 @pytest.fixture
 def transport(world, engineering) -> Callable[[str, Optional[dict]], tuple[ProviderConnection, requests.Session, ScriptedTransport]]:
-    """(connection, session, scripted transport) for a provider, speaking the demo's API behind a test URL."""
+    """(connection, session, scripted transport) for a provider, speaking the demo's API behind a test URL.
+
+    Anthropic's Claude Code report (one call per day, its own tests in test_claude_code_source.py) is served but
+    passed through by default (`ScriptedTransport.passthrough`): call counts and call-numbered faults stay about the
+    usage and cost reports. `passthrough=()` scripts every call."""
+    from ingestion.anthropic import CLAUDE_CODE_PATH
     from ingestion.http import make_session
 
-    def build(provider: str, faults: Optional[dict] = None):
+    def build(provider: str, faults: Optional[dict] = None, passthrough: Optional[tuple[str, ...]] = None):
         url = TEST_URLS[provider]
         adapters = {"anthropic": (AnthropicDemoAdapter, world), "openai": (OpenAIDemoAdapter, world),
                     "github": (GitHubDemoAdapter, engineering), "jira": (JiraDemoAdapter, engineering)}
         adapter, demo = adapters[provider]
-        scripted = ScriptedTransport(adapter(demo, url), faults or {})
+        if passthrough is None:
+            passthrough = (CLAUDE_CODE_PATH,) if provider == "anthropic" else ()
+        scripted = ScriptedTransport(adapter(demo, url), faults or {}, passthrough=passthrough)
         connection = ProviderConnection(provider, url, DEMO_API_KEY, demo=False,
                                         username=DEMO_JIRA_EMAIL if provider == "jira" else None)
         return connection, make_session(scripted, url), scripted
 
     return build
+
+
+@dataclass
+class Call:
+    """One request as the API received it: its query parameters and, for a POST, its JSON body."""
+
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    body: Optional[dict[str, Any]]
+    headers: dict[str, str]
+
+
+class Recorder(BaseAdapter):
+    """Records each request and may tamper with the raw response (`tamper(call, response)`)."""
+
+    def __init__(self, inner: BaseAdapter, tamper: Optional[Callable[[Call, requests.Response], None]] = None):
+        super().__init__()
+        self.inner, self.tamper = inner, tamper
+        self.calls: list[Call] = []
+
+    def send(self, request, **kwargs):
+        url = urlparse(request.url)
+        call = Call(request.method, url.path, parse_qs(url.query), json.loads(request.body) if request.body else None,
+                    dict(request.headers))
+        self.calls.append(call)
+        response = self.inner.send(request, **kwargs)
+        if self.tamper:
+            self.tamper(call, response)
+        return response
+
+    def close(self) -> None:
+        pass
+
+    def to(self, path: str) -> list[Call]:
+        return [c for c in self.calls if c.path == path]
+
+    def under(self, prefix: str) -> list[Call]:
+        return [c for c in self.calls if c.path.startswith(prefix)]
+
+
+def recorded_provider(provider: str, url: str, adapter: BaseAdapter, faults: Optional[dict] = None,
+                      tamper: Optional[Callable[[Call, requests.Response], None]] = None,
+                      api_key: Optional[str] = DEMO_API_KEY) -> tuple[ProviderConnection, requests.Session, Recorder]:
+    """(connection, session, recorder) for a live-mode `provider` whose API is the demo `adapter` behind `url`,
+    with scripted `faults` (`ScriptedTransport`) and every request recorded (`Recorder`)."""
+    from ingestion.http import make_session
+
+    recorder = Recorder(adapter, tamper)
+    session = make_session(ScriptedTransport(recorder, faults or {}), url)
+    return ProviderConnection(provider, url, api_key, demo=False), session, recorder
 
 
 @pytest.fixture

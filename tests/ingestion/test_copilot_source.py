@@ -11,15 +11,12 @@ import copy
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Optional
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 from dlt.pipeline.exceptions import PipelineStepFailed
-from requests.adapters import BaseAdapter
 
 from ingestion import settings
 from ingestion.copilot import (
@@ -30,8 +27,7 @@ from ingestion.demo.copilot import DemoCopilotOrg
 from ingestion.demo.copilot_server import USERS_PER_FILE, CopilotDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
 from ingestion.http import make_session
-from ingestion.settings import ProviderConnection
-from tests.conftest import TODAY, ScriptedTransport, query, table_exists
+from tests.conftest import TODAY, query, recorded_provider, table_exists
 
 URL = "https://copilot.test"
 ORG = "northwind"
@@ -47,38 +43,6 @@ TABLES = ("seats", "usage_metrics", "premium_requests", "billing_usage")
 QUARANTINES = tuple(f"{t}_quarantine" for t in TABLES)
 
 
-@dataclass
-class Call:
-    method: str
-    path: str
-    params: dict[str, list[str]]
-    headers: dict[str, str]
-
-
-class Recorder(BaseAdapter):
-    """Records each request and may tamper with the raw response (`tamper(call, response)`)."""
-
-    def __init__(self, inner: BaseAdapter, tamper: Optional[Callable[[Call, requests.Response], None]] = None):
-        super().__init__()
-        self.inner, self.tamper = inner, tamper
-        self.calls: list[Call] = []
-
-    def send(self, request, **kwargs):
-        url = urlparse(request.url)
-        call = Call(request.method, url.path, parse_qs(url.query), dict(request.headers))
-        self.calls.append(call)
-        response = self.inner.send(request, **kwargs)
-        if self.tamper:
-            self.tamper(call, response)
-        return response
-
-    def close(self) -> None:
-        pass
-
-    def to(self, path: str) -> list[Call]:
-        return [c for c in self.calls if c.path == path or (path == DOWNLOADS and c.path.startswith(DOWNLOADS))]
-
-
 @pytest.fixture(scope="session")
 def org(world) -> DemoCopilotOrg:
     return DemoCopilotOrg(world)
@@ -87,9 +51,7 @@ def org(world) -> DemoCopilotOrg:
 @pytest.fixture
 def copilot(org):
     def build(faults=None, tamper=None, api_key: Optional[str] = DEMO_API_KEY):
-        recorder = Recorder(CopilotDemoAdapter(org, URL), tamper)
-        session = make_session(ScriptedTransport(recorder, faults or {}), URL)
-        return ProviderConnection("copilot", URL, api_key, demo=False), session, recorder
+        return recorded_provider("copilot", URL, CopilotDemoAdapter(org, URL), faults, tamper, api_key)
 
     return build
 
@@ -247,7 +209,7 @@ def test_running_the_same_window_again_adds_nothing(org, copilot, pipeline):
 def test_api_calls_carry_the_bearer_token_and_the_pinned_version_and_downloads_do_not(org, copilot, pipeline):
     _, recorder = run(copilot, pipeline)
     api = [c for c in recorder.calls if not c.path.startswith(DOWNLOADS)]
-    downloads = recorder.to(DOWNLOADS)
+    downloads = recorder.under(DOWNLOADS)
     assert {c.headers.get("Authorization") for c in api} == {f"Bearer {DEMO_API_KEY}"}
     assert {c.headers.get("X-GitHub-Api-Version") for c in api} == {"2022-11-28"}
     assert {c.headers.get("Accept") for c in api} == {"application/vnd.github+json"}
@@ -276,14 +238,14 @@ def loaded_premium_org(pipe):
 
 def test_the_report_is_downloaded_in_two_steps_from_json_and_ndjson_files(org, copilot, pipeline):
     pipe, recorder = run(copilot, pipeline, resources=("usage_metrics",))
-    files = [c.path.rsplit("/", 1)[1] for c in recorder.to(DOWNLOADS)]
+    files = [c.path.rsplit("/", 1)[1] for c in recorder.under(DOWNLOADS)]
     users = len(org.user_records(DAY))
     shards = -(-users // USERS_PER_FILE)
     assert shards >= 2
     assert files == ["organization.json", *[f"users-{i}.ndjson" for i in range(1, shards + 1)]]
     # each download follows its links call
     order = [c.path for c in recorder.calls]
-    assert order.index(ORG_REPORT) < order.index(recorder.to(DOWNLOADS)[0].path) < order.index(USERS_REPORT)
+    assert order.index(ORG_REPORT) < order.index(recorder.under(DOWNLOADS)[0].path) < order.index(USERS_REPORT)
     assert query(pipe, "select count(*) from usage_metrics where scope = 'user' and breakdown = 'total'") == [(users,)]
 
 

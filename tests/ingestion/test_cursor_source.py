@@ -10,15 +10,11 @@ import copy
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Optional
-from urllib.parse import urlparse
+from typing import Any, Optional
 
 import pytest
-import requests
 from dlt.pipeline.exceptions import PipelineStepFailed
-from requests.adapters import BaseAdapter
 
 from ingestion import settings
 from ingestion.cursor import RateLimiter, cursor_source
@@ -26,8 +22,7 @@ from ingestion.demo.cursor import DemoCursorTeam
 from ingestion.demo.cursor_server import CursorDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
 from ingestion.http import make_session
-from ingestion.settings import ProviderConnection
-from tests.conftest import TODAY, ScriptedTransport, query, table_exists
+from tests.conftest import TODAY, query, recorded_provider, table_exists
 
 URL = "https://cursor.test"
 EVENTS = "/teams/filtered-usage-events"
@@ -39,38 +34,6 @@ START, END = DAY, DAY + dt.timedelta(days=1)
 TABLES = ("team_members", "daily_usage", "usage_events", "spend")
 
 
-@dataclass
-class Call:
-    method: str
-    path: str
-    body: Optional[dict[str, Any]]
-    headers: dict[str, str]
-
-
-class Recorder(BaseAdapter):
-    """Records each request's JSON body (the usage endpoints are POSTs) and may tamper with the raw response."""
-
-    def __init__(self, inner: BaseAdapter, tamper: Optional[Callable[[Call, requests.Response], None]] = None):
-        super().__init__()
-        self.inner, self.tamper = inner, tamper
-        self.calls: list[Call] = []
-
-    def send(self, request, **kwargs):
-        call = Call(request.method, urlparse(request.url).path, json.loads(request.body) if request.body else None,
-                    dict(request.headers))
-        self.calls.append(call)
-        response = self.inner.send(request, **kwargs)
-        if self.tamper:
-            self.tamper(call, response)
-        return response
-
-    def close(self) -> None:
-        pass
-
-    def to(self, path: str) -> list[Call]:
-        return [c for c in self.calls if c.path == path]
-
-
 @pytest.fixture(scope="session")
 def team(world) -> DemoCursorTeam:
     return DemoCursorTeam(world)
@@ -79,9 +42,7 @@ def team(world) -> DemoCursorTeam:
 @pytest.fixture
 def cursor(team):
     def build(faults=None, tamper=None, api_key: Optional[str] = DEMO_API_KEY):
-        recorder = Recorder(CursorDemoAdapter(team, URL), tamper)
-        session = make_session(ScriptedTransport(recorder, faults or {}), URL)
-        return ProviderConnection("cursor", URL, api_key, demo=False), session, recorder
+        return recorded_provider("cursor", URL, CursorDemoAdapter(team, URL), faults, tamper, api_key)
 
     return build
 
