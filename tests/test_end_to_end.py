@@ -6,6 +6,7 @@ the same window and a single overlapping partition are run again, and every mart
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.demo.copilot import copilot_org
 from ingestion.demo.cursor import cursor_team
 from ingestion.demo.engineering import DemoEngineering
 from ingestion.demo.generator import UNKNOWN_OPENAI_PROJECT, DemoWorld
@@ -95,6 +97,50 @@ def cursor_billed_usd(event: dict) -> Decimal:
     return cents / 100
 
 
+def days_in_month(day: dt.date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def fixed_costs(kind: str):
+    return [c for c in load_org_directory(DEMO_ORG_DIRECTORY).fixed_costs if c.kind == kind]
+
+
+def cursor_seat_usd(world, day: dt.date) -> Decimal:
+    """The directory's Cursor seat price for one day, for every member Cursor lists that day."""
+    [price] = [Decimal(c.usd_per_month) for c in fixed_costs("seats") if c.provider == "cursor"]
+    return len(cursor_team(world).daily_usage(day)) * price / days_in_month(day)
+
+
+def copilot_bill(world, day: dt.date) -> Decimal:
+    return sum((Decimal(str(i["netAmount"])) for i in copilot_org(world).billing_usage(day)
+                if i["product"] == "Copilot"), Decimal(0))
+
+
+def copilot_unowned_usd(world, day: dt.date) -> Decimal:
+    """Copilot dollars of `day` nobody in the directory owns, from the demo organisation's own seats and requests: a
+    plan's daily seat charge shared among its holders of the day (the contractor's share, or all of it without a
+    holder), the contractor's premium requests, and what the bill charges beyond the users' premium requests."""
+    org = copilot_org(world)
+    unowned = Decimal(0)
+    for item in org.billing_usage(day):
+        if item["product"] != "Copilot" or item["unitType"] != "UserMonths":
+            continue
+        plan = "enterprise" if "Enterprise" in item["sku"] else "business"
+        holders = [s for s in org.seats if s.plan == plan and org.seat_active_on(s, day)]
+        net = Decimal(str(item["netAmount"]))
+        unowned += net if not holders else net * sum(1 for s in holders if s.email is None) / len(holders)
+    users = {s.login: s for s in org.seats}
+    by_user = Decimal(0)
+    for login in users:
+        for item in org.premium_usage(day, user=login):
+            by_user += Decimal(str(item["netAmount"]))
+            if users[login].email is None:
+                unowned += Decimal(str(item["netAmount"]))
+    billed = sum((Decimal(str(i["netAmount"])) for i in org.billing_usage(day) if i["unitType"] == "requests"),
+                 Decimal(0))
+    return unowned + billed - by_user
+
+
 @pytest.fixture(scope="module")
 def first_run(env):
     return make_run(env, START, END)
@@ -165,9 +211,14 @@ def test_billed_cost_per_provider_per_day_equals_the_providers_bills(env, first_
     for day in LOADED_DAYS:
         expected[("anthropic", day)] = sum(Decimal(r["amount"]) for r in world.anthropic_costs(day)) / 100
         expected[("openai", day)] = sum(Decimal(r["amount"]["value"]) for r in world.openai_costs(day))
-        events = cursor_team(world).events(day)  # Cursor bills per request: its usage events carry the charge
-        if events:
-            expected[("cursor", day)] = sum(cursor_billed_usd(e) for e in events)
+        # Cursor bills per request (its usage events carry the charge), plus the directory's seat price per member
+        events = cursor_team(world).events(day)
+        expected[("cursor", day)] = sum(cursor_billed_usd(e) for e in events) + cursor_seat_usd(world, day)
+        # Copilot: GitHub's billing usage of the Copilot product (seats and premium requests; Actions are not AI)
+        expected[("copilot", day)] = copilot_bill(world, day)
+        # the directory's shared costs: their daily amount, once, whatever the split
+        for cost in fixed_costs("shared"):
+            expected[(cost.provider, day)] = Decimal(cost.usd_per_month) / days_in_month(day)
     rows = scalar(env, "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2")
     actual = {(p, d): v for p, d, v in rows}
     assert set(actual) == set(expected)
@@ -201,6 +252,10 @@ def test_unknown_identifiers_are_exactly_the_unallocated_spend(env, first_run, w
     directory = {p.email for p in load_org_directory(DEMO_ORG_DIRECTORY).people}
     expected += sum(cursor_billed_usd(e) for d in LOADED_DAYS for e in cursor_team(world).events(d)
                     if e["userEmail"].lower() not in directory)
+    [price] = [Decimal(c.usd_per_month) for c in fixed_costs("seats")]
+    expected += sum(price / days_in_month(d) for d in LOADED_DAYS for m in cursor_team(world).daily_usage(d)
+                    if m["email"].lower() not in directory)
+    expected += sum(copilot_unowned_usd(world, d) for d in LOADED_DAYS)
     [(unallocated,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where team_id = 'unallocated'")
     assert expected > 0
     assert abs(unallocated - expected) < Decimal("0.000001")
@@ -412,8 +467,9 @@ def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
 
 def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, first_run, world):
     """Cursor's per-request usage events, summed here from the demo team's own records: billed cost per day is the
-    charged cents of the chargeable events, tokens by type are the events' tokens, and a directory person's Cursor
-    spend lands on their team (environment dev, use case agent)."""
+    charged cents of the chargeable events plus the directory's seat price for each member of the day, tokens by
+    type are the events' tokens, and a directory person's Cursor spend (requests and seat) lands on their team
+    (environment dev, use case agent for requests, seat for the seat fee)."""
     team = cursor_team(world)
     org = load_org_directory(DEMO_ORG_DIRECTORY)
     team_of = {p.email: p.team for p in org.people}
@@ -430,6 +486,11 @@ def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, firs
             tokens["cache_write"] += usage.get("cacheWriteTokens", 0)
             tokens["cache_read"] += usage.get("cacheReadTokens", 0)
             by_person[event["userEmail"].lower()] = by_person.get(event["userEmail"].lower(), Decimal(0)) + amount
+        [price] = [Decimal(c.usd_per_month) for c in fixed_costs("seats")]
+        for member in team.daily_usage(day):
+            seat = price / days_in_month(day)
+            billed[day] = billed.get(day, Decimal(0)) + seat
+            by_person[member["email"].lower()] = by_person.get(member["email"].lower(), Decimal(0)) + seat
     assert sum(billed.values()) > 0 and all(tokens.values())
 
     ledger = {d: v for d, v in scalar(env, "select usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily "
@@ -439,8 +500,10 @@ def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, firs
         assert abs(ledger[day] - value) < Decimal("0.000001"), day
     assert dict(scalar(env, "select token_type, sum(token_count) from marts.fct_ai_usage_daily "
                             "where provider = 'cursor' group by 1")) == tokens
-    assert scalar(env, "select distinct tool, environment, use_case from marts.fct_ai_usage_daily "
-                       "where provider = 'cursor'") == [("cursor", "dev", "agent")]
+    assert set(scalar(env, "select distinct tool, environment, use_case, cost_type from marts.fct_ai_usage_daily "
+                           "where provider = 'cursor'")) <= {("cursor", "dev", "agent", "tokens"),
+                                                             ("cursor", "dev", "agent", "requests"),
+                                                             ("cursor", "dev", "seat", "seat")}
     # the coverage mart has Cursor's own rows, with the same dollars
     [(covered,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_allocation_coverage_daily "
                                "where provider = 'cursor'")
@@ -456,3 +519,195 @@ def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, firs
     [(team_id, principal_type, spend)] = rows
     assert (team_id, principal_type) == (team_of[person], "person")
     assert abs(spend - by_person[person]) < Decimal("0.000001")
+
+
+def test_cloud_and_ai_cost_mart_holds_the_focus_files_and_the_ledger(env, first_run):
+    """fct_cloud_and_ai_cost_daily, the one view of cloud and AI: both sources are in it; per day, its 'focus_file'
+    rows add up to the raw FOCUS rows (summed here straight from raw_focus_files, credits included), its
+    'ai_ledger' rows to the AI ledger; the demo bill's untagged shared NAT gateway is all 'unallocated'."""
+    mart = "marts.fct_cloud_and_ai_cost_daily"
+    counts = dict(scalar(env, f"select source, count(*) from {mart} group by 1"))
+    assert counts.get("ai_ledger", 0) > 0 and counts.get("focus_file", 0) > 0, counts
+
+    raw = dict(scalar(env, "select charge_date, sum(billed_cost) from raw_focus_files.focus_costs group by 1"))
+    files = dict(scalar(env, f"select usage_date, sum(billed_cost_usd) from {mart} "
+                             "where source = 'focus_file' group by 1"))
+    assert raw and set(files) == set(raw)
+    for day, total in raw.items():
+        assert abs(files[day] - total) < Decimal("0.000001"), day
+    [(credits,)] = scalar(env, "select count(*) from raw_focus_files.focus_costs where billed_cost < 0")
+    assert credits > 0  # the monthly GCP credit is in, negative
+
+    [(nat_raw,)] = scalar(env, """
+        select sum(billed_cost) from raw_focus_files.focus_costs
+        where resource_type = 'natgateway' and (tags is null or tags = '{}')""")
+    nat = scalar(env, f"""
+        select team_id, project_id, sum(billed_cost_usd) from {mart}
+        where source = 'focus_file' and service_name = 'Amazon Virtual Private Cloud' group by 1, 2""")
+    assert nat_raw > 0 and len(nat) == 1, nat
+    [(team_id, project_id, nat_billed)] = nat
+    assert (team_id, project_id) == ("unallocated", "unallocated")
+    assert abs(nat_billed - nat_raw) < Decimal("0.000001")
+    # the tagged cloud rows have owners: only the untagged rows are unallocated
+    [(untagged,)] = scalar(env, "select sum(billed_cost) from raw_focus_files.focus_costs "
+                                "where tags is null or tags = '{}'")
+    [(unallocated,)] = scalar(env, f"select sum(billed_cost_usd) from {mart} "
+                                   "where source = 'focus_file' and team_id = 'unallocated'")
+    assert abs(unallocated - untagged) < Decimal("0.000001")
+
+    ledger = dict(scalar(env, "select usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1"))
+    ai = dict(scalar(env, f"select usage_date, sum(billed_cost_usd) from {mart} where source = 'ai_ledger' group by 1"))
+    assert ledger and set(ai) == set(ledger)
+    for day, total in ledger.items():
+        assert abs(ai[day] - total) < Decimal("0.000001"), day
+    [(ledger_total,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily")
+    [(ai_total,)] = scalar(env, f"select sum(billed_cost_usd) from {mart} where source = 'ai_ledger'")
+    assert abs(ai_total - ledger_total) < Decimal("0.000001")
+
+
+def test_copilot_seats_shared_costs_reconciliation_and_unresolved_identities(env, first_run, world):
+    """The rest of the allocation, against the demo organisation's own records: Copilot's bill per day in the
+    reconciliation mart, the ledger equal to every provider's bill, the weighted shared cost split 1:1:3:1:2:1, the
+    finance rollups equal to the ledger, and the contractors (unknown to the directory) listed as unresolved with
+    exactly their unallocated dollars."""
+    from ingestion.demo.copilot import CONTRACTOR_LOGIN
+    from ingestion.demo.cursor import CONTRACTOR_EMAIL
+
+    rows = scalar(env, "select provider, usage_date, provider_billed_usd, ledger_gap_usd "
+                       "from marts.fct_cost_reconciliation_daily")
+    assert {p for p, *_ in rows} == {"anthropic", "openai", "cursor", "copilot"}
+    assert all(abs(gap) < Decimal("0.000001") for *_, gap in rows)
+    copilot = {d: billed for p, d, billed, _ in rows if p == "copilot"}
+    assert set(copilot) == set(LOADED_DAYS)
+    for day in LOADED_DAYS:
+        assert abs(copilot[day] - copilot_bill(world, day)) < Decimal("0.000001"), day
+    assert set(scalar(env, "select distinct use_case from marts.fct_ai_usage_daily where provider = 'copilot'")) == {
+        ("seat",), ("agent",), ("chat",)}
+
+    # the vector database: $450 a month, weights platform 1, payments 1, search 3, mobile 1, data-science 2, growth 1
+    [vector_db] = [c for c in fixed_costs("shared") if c.id == "vector-db"]
+    weights = {team: Decimal(w) for team, w in vector_db.weights}
+    shares = scalar(env, "select usage_date, team_id, sum(billed_cost_usd) from marts.fct_ai_usage_daily "
+                         "where principal_id = 'pool:vector-db' group by 1, 2")
+    assert len(shares) == len(LOADED_DAYS) * len(weights)
+    for day, team, amount in shares:
+        expected = Decimal(450) / days_in_month(day) * weights[team] / sum(weights.values())
+        assert abs(amount - expected) < Decimal("0.000001"), (day, team)
+
+    # every rollup of the finance table holds the ledger's dollars
+    [(ledger,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily")
+    totals = dict(scalar(env, "select period_type, sum(billed_cost_usd) from marts.fct_ai_spend_by_period group by 1"))
+    assert set(totals) == {"day", "week", "month"}
+    assert all(abs(total - ledger) < Decimal("0.0001") for total in totals.values())
+
+    # the contractors: listed with exactly what ended unallocated on them
+    unresolved = {(p, i): u for p, i, u in scalar(
+        env, "select provider, identifier, unallocated_billed_cost_usd from marts.fct_unresolved_identities "
+             "where identifier_kind = 'user'")}
+    [price] = [Decimal(c.usd_per_month) for c in fixed_costs("seats")]
+    cursor_contractor = sum(cursor_billed_usd(e) for d in LOADED_DAYS for e in cursor_team(world).events(d)
+                            if e["userEmail"].lower() == CONTRACTOR_EMAIL)
+    cursor_contractor += sum(price / days_in_month(d) for d in LOADED_DAYS for m in cursor_team(world).daily_usage(d)
+                             if m["email"].lower() == CONTRACTOR_EMAIL)
+    assert abs(unresolved[("cursor", CONTRACTOR_EMAIL)] - cursor_contractor) < Decimal("0.000001")
+    org = copilot_org(world)
+    copilot_contractor = Decimal(0)
+    for day in LOADED_DAYS:
+        for item in org.billing_usage(day):
+            if item["unitType"] == "UserMonths" and "Business" in item["sku"]:
+                holders = [s for s in org.seats if s.plan == "business" and org.seat_active_on(s, day)]
+                copilot_contractor += Decimal(str(item["netAmount"])) / len(holders)
+        copilot_contractor += sum(Decimal(str(i["netAmount"])) for i in org.premium_usage(day, user=CONTRACTOR_LOGIN))
+    assert copilot_contractor > 0
+    assert abs(unresolved[("copilot", CONTRACTOR_LOGIN)] - copilot_contractor) < Decimal("0.000001")
+
+
+def test_agent_sessions_hold_every_telemetry_token_once_with_their_owners(env, first_run, world):
+    """fct_agent_sessions (activity, not billed money): one row per session (tool x session id, else trace id), and
+    per session start day its tokens by type and its answered requests equal the raw telemetry's, summed here
+    independently of dbt; the Claude Code contractor the directory does not know keeps exactly their sessions, under
+    'unallocated', as an unknown principal."""
+    from ingestion.demo.telemetry import CONTRACTOR_EMAIL as CLAUDE_CONTRACTOR, DemoTelemetry
+
+    [(sessions,)] = scalar(env, "select count(*) from marts.fct_agent_sessions")
+    assert sessions > 0
+    raw = scalar(env, """
+        with per_session as (
+            select
+                tool,
+                coalesce(session_id, trace_id, event_key) as session,
+                min(usage_date) as session_date,
+                sum(case when not coalesce(is_error, false) then coalesce(input_tokens, 0) else 0 end) as i,
+                sum(case when not coalesce(is_error, false) then coalesce(output_tokens, 0) else 0 end) as o,
+                sum(case when not coalesce(is_error, false) then coalesce(cache_read_tokens, 0) else 0 end) as r,
+                sum(case when not coalesce(is_error, false) then coalesce(cache_write_tokens, 0) else 0 end) as w,
+                count(*) filter (where not coalesce(is_error, false)) as n
+            from raw_agent_telemetry.agent_requests
+            group by 1, 2
+        )
+        select session_date, sum(i), sum(o), sum(r), sum(w), sum(n), count(*) from per_session group by 1 order by 1""")
+    mart = scalar(env, """
+        select session_date, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+               sum(requests), count(*)
+        from marts.fct_agent_sessions group by 1 order by 1""")
+    assert raw and [tuple(int(v) if i else v for i, v in enumerate(row)) for row in mart] == \
+        [tuple(int(v) if i else v for i, v in enumerate(row)) for row in raw]
+
+    # the contractor: the sessions the demo gave them in the loaded days, all unallocated, kept under their email
+    demo = DemoTelemetry(world)
+    expected = {r["attributes"]["session.id"] for d in LOADED_DAYS for r in demo.claude_code_requests(d)
+                if r["user_email"] == CLAUDE_CONTRACTOR}
+    rows = scalar(env, f"""
+        select session_id, team_id, principal_type, person_email from marts.fct_agent_sessions
+        where principal_id = '{CLAUDE_CONTRACTOR}'""")
+    assert {r[0] for r in rows} == expected
+    assert all(r[1:] == ("unallocated", "unknown", None) for r in rows)
+    # and nobody the directory knows is unallocated
+    directory = {p.email for p in load_org_directory(DEMO_ORG_DIRECTORY).people}
+    for principal, team in scalar(env, "select distinct principal_id, team_id from marts.fct_agent_sessions "
+                                       "where principal_type = 'person'"):
+        assert principal in directory and team != "unallocated", principal
+
+
+def test_the_friday_overnight_agent_is_one_session_flagged_overnight(env, first_run, world):
+    """On Fridays a power user leaves an agent running from 17:30 into Saturday morning. Its session is one row,
+    flagged from the demo's own records: runs_overnight (across midnight, or starting before 06:00 UTC),
+    crosses_midnight, on_weekend, its turns. Ingestion loads only the window's events, so the row holds the part of
+    the session inside the loaded days: a Friday whose Saturday is loaded gives the whole session (a Friday session
+    across midnight); the Friday before the first loaded day gives its Saturday morning part (overnight: before 06:00);
+    a Friday that is the last loaded day gives its Friday evening part (not overnight, until the next run)."""
+    from ingestion.demo.telemetry import DemoTelemetry
+
+    demo = DemoTelemetry(world)
+    first, stop = LOADED_DAYS[0], LOADED_DAYS[-1] + dt.timedelta(days=1)
+    day_ms = 86_400_000
+    epoch = dt.date(1970, 1, 1)
+    fridays = [d for d in [first - dt.timedelta(days=1), *LOADED_DAYS] if d.weekday() == 4]
+    checked = []
+    for friday in fridays:
+        [records] = [records for user, records in demo.sessions(friday)
+                     if user is demo.overnight_user and records[-1]["time_ms"] - records[0]["time_ms"] > 6 * 3_600_000]
+        loaded = [r for r in records if r["name"] in ("api_request", "api_error")
+                  and (first - epoch).days * day_ms <= r["time_ms"] < (stop - epoch).days * day_ms]
+        if not loaded:
+            continue
+        start_ms, end_ms = loaded[0]["time_ms"], loaded[-1]["time_ms"]
+        started, ended = epoch + dt.timedelta(days=start_ms // day_ms), epoch + dt.timedelta(days=end_ms // day_ms)
+        overnight = ended > started or start_ms % day_ms < 6 * 3_600_000
+        expected = (started, ended, overnight, ended > started, started.weekday() >= 5 or ended.weekday() >= 5,
+                    len({r["attributes"]["prompt.id"] for r in loaded}), demo.overnight_user.team)
+        rows = scalar(env, f"""
+            select session_date, ended_date, runs_overnight, crosses_midnight, on_weekend, turns, team_id
+            from marts.fct_agent_sessions
+            where tool = 'claude_code' and session_id = '{records[0]["attributes"]["session.id"]}'""")
+        assert rows == [expected], friday
+        checked.append(expected)
+    # whichever weekday the run ends on, the overnight agent is flagged at least once; a Friday whose Saturday is
+    # loaded is one Friday session across midnight
+    assert any(e[2] for e in checked)
+    for e in checked:
+        if e[0].weekday() == 4 and e[0] + dt.timedelta(days=1) < stop:
+            assert e[2] and e[3], e
+    [(friday_overnight,)] = scalar(env, "select count(*) from marts.fct_agent_sessions "
+                                        "where runs_overnight and crosses_midnight and dayofweek(session_date) = 5")
+    assert friday_overnight == sum(1 for e in checked if e[0].weekday() == 4 and e[3])
