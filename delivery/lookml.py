@@ -69,6 +69,17 @@ COLUMN_KINDS: dict[str, str] = {
     "people": DISTINCT_COUNT,
     "teams": DISTINCT_COUNT,
     "sprint_number": NUMBER,
+    # agent sessions: counts per session add up; a session's turn costs and model count do not
+    "turns": QUANTITY,
+    "requests": QUANTITY,
+    "error_requests": QUANTITY,
+    "retries": QUANTITY,
+    "duration_minutes": QUANTITY,
+    "active_days": QUANTITY,
+    "model_count": NUMBER,
+    "first_turn_cost_usd": PER_UNIT_MONEY,
+    "last_turn_cost_usd": PER_UNIT_MONEY,
+    "max_turn_cost_usd": PER_UNIT_MONEY,
     # FOCUS periods are instants (cast to timestamp), not days, although named *Start / *End like period_start
     "BillingPeriodStart": TIMESTAMP,
     "BillingPeriodEnd": TIMESTAMP,

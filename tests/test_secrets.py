@@ -82,8 +82,8 @@ def test_keys_appear_nowhere_but_in_request_headers(live, tmp_path, caplog, capf
     from dagster_dlt import DagsterDltResource
 
     from orchestration.assets.ingest import (
-        anthropic_assets, copilot_assets, cursor_assets, github_assets, jira_assets, openai_assets,
-        org_directory_assets, pricing_assets,
+        agent_telemetry_assets, anthropic_assets, copilot_assets, cursor_assets, focus_files_assets, github_assets,
+        jira_assets, openai_assets, org_directory_assets, pricing_assets,
     )
     from orchestration.assets.transform import ai_finops_dbt_assets
     from orchestration.resources import Warehouse, dbt_resource
@@ -93,7 +93,7 @@ def test_keys_appear_nowhere_but_in_request_headers(live, tmp_path, caplog, capf
     warehouse = Warehouse(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
     result = materialize(
         [org_directory_assets, pricing_assets, anthropic_assets, openai_assets, cursor_assets, copilot_assets,
-         github_assets, jira_assets, ai_finops_dbt_assets],
+         github_assets, jira_assets, agent_telemetry_assets, focus_files_assets, ai_finops_dbt_assets],
         partition_key=DAY.isoformat(),
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": warehouse},
         instance=instance,

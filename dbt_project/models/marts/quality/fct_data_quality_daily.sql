@@ -12,6 +12,12 @@ issues as (
     select * from {{ ref('stg_cursor__quarantine') }}
     union all
     select * from {{ ref('stg_copilot__quarantine') }}
+    union all
+    select issue_id, provider, resource, usage_date, action, reason, record
+    from {{ ref('stg_agent_telemetry__quarantine') }}
+    union all
+    select issue_id, provider, resource, usage_date, action, reason, record
+    from {{ ref('stg_focus_files__quarantine') }}
 
 )
 

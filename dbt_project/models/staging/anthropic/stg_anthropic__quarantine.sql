@@ -19,3 +19,14 @@ select
     reason,
     record
 from {{ source('anthropic', 'cost_report_quarantine') }}
+union all
+
+select
+    row_key as issue_id,
+    'anthropic' as provider,
+    coalesce(resource, 'claude_code_usage') as resource,
+    bucket_date as usage_date,
+    action,
+    reason,
+    record
+from {{ source('anthropic', 'claude_code_usage_quarantine') }}
