@@ -22,7 +22,8 @@ from tests.browser import artifact, browser_page, require_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = ["ingest_anthropic", "ingest_openai", "ingest_github", "ingest_jira", "ingest_org_directory",
-          "ingest_pricing", "staging", "intermediate", "marts_core", "marts_spend", "marts_unit_economics",
+          "ingest_pricing", "ingest_cursor", "ingest_copilot", "ingest_agent_telemetry", "ingest_focus_files",
+          "staging", "intermediate", "marts_core", "marts_spend", "marts_unit_economics", "marts_agents",
           "marts_quality", "marts_focus", "exports"]
 
 

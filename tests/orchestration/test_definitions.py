@@ -23,7 +23,14 @@ def test_definitions_load_with_lineage_from_dlt_to_dbt():
 
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"ingest_anthropic", "ingest_openai", "ingest_github", "ingest_jira", "ingest_org_directory",
-            "ingest_pricing", "staging", "intermediate", "marts_spend", "marts_core", "marts_unit_economics"} <= groups
+            "ingest_pricing", "ingest_cursor", "ingest_copilot", "ingest_agent_telemetry", "ingest_focus_files",
+            "staging", "intermediate", "marts_spend", "marts_core", "marts_unit_economics", "marts_agents",
+            "marts_quality"} <= groups
+    # the file sources feed their staging models like the APIs do
+    assert AssetKey(["raw", "agent_telemetry", "agent_requests"]) in graph.get(
+        AssetKey(["staging", "stg_agent_telemetry__requests"])).parent_keys
+    assert AssetKey(["raw", "focus_files", "focus_costs"]) in graph.get(
+        AssetKey(["staging", "stg_focus_files__costs"])).parent_keys
 
     # dbt tests are asset checks, including the billed-cost conservation invariant on the ledger
     checks = {c.to_user_string() for c in graph.asset_check_keys}
