@@ -711,3 +711,57 @@ def test_the_friday_overnight_agent_is_one_session_flagged_overnight(env, first_
     [(friday_overnight,)] = scalar(env, "select count(*) from marts.fct_agent_sessions "
                                         "where runs_overnight and crosses_midnight and dayofweek(session_date) = 5")
     assert friday_overnight == sum(1 for e in checked if e[0].weekday() == 4 and e[3])
+
+
+def test_claude_code_daily_holds_the_demo_reports_tokens_and_estimates(env, first_run, world):
+    """fct_claude_code_daily (Claude Code's own estimate: activity, not billed money): per loaded day, its tokens by
+    type, its estimated cost, sessions and lines added equal the Claude Code Analytics records the demo serves, summed
+    here independently of dlt and dbt (cost: the API's cents / 100), so nothing is dropped and no actor-day fact is
+    counted once per model; the CI key is the service principal 'service:<key name>' and the contractor the directory
+    does not know keeps their email, both unallocated; directory people are under their teams."""
+    from ingestion.demo.claude_code import claude_code_analytics
+    from ingestion.demo.telemetry import CONTRACTOR_EMAIL as CLAUDE_CONTRACTOR
+
+    [(rows,)] = scalar(env, "select count(*) from marts.fct_claude_code_daily")
+    assert rows > 0
+    demo = claude_code_analytics(world)
+    expected: dict[dt.date, list] = {}
+    services, contractor_days = set(), set()
+    for day in LOADED_DAYS:
+        for record in demo.records(day):
+            actor = record["actor"]
+            if actor["type"] == "api_actor":
+                services.add(f"service:{actor['api_key_name']}")
+            elif actor["email_address"].lower() == CLAUDE_CONTRACTOR:
+                contractor_days.add(day)
+            totals = expected.setdefault(day, [0, 0, 0, 0, Decimal(0), 0, 0])
+            for model in record["model_breakdown"]:
+                tokens = model["tokens"]
+                totals[0] += tokens["input"]
+                totals[1] += tokens["output"]
+                totals[2] += tokens["cache_read"]
+                totals[3] += tokens["cache_creation"]
+                totals[4] += Decimal(str(model["estimated_cost"]["amount"])) / 100  # the API sends cents
+            totals[5] += record["core_metrics"]["num_sessions"]
+            totals[6] += record["core_metrics"]["lines_of_code"]["added"]
+    mart = {day: [v if i == 4 else int(v) for i, v in enumerate(values)] for day, *values in scalar(env, """
+        select usage_date, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens),
+               sum(estimated_cost_usd), sum(sessions), sum(lines_added)
+        from marts.fct_claude_code_daily group by 1""")}
+    assert expected and mart == expected
+
+    # who: the CI key as a service, the contractor kept under their email, both unallocated; people under their teams
+    assert services and {p for (p,) in scalar(env, "select distinct principal_id from marts.fct_claude_code_daily "
+                                                   "where principal_type = 'service'")} == services
+    contractor = scalar(env, f"""
+        select usage_date, principal_type, team_id, person_email from marts.fct_claude_code_daily
+        where principal_id = '{CLAUDE_CONTRACTOR}'""")
+    assert contractor_days and {r[0] for r in contractor} == contractor_days
+    assert all(r[1:] == ("unknown", "unallocated", None) for r in contractor)
+    directory = {p.email for p in load_org_directory(DEMO_ORG_DIRECTORY).people}
+    for principal_type, principal, team in scalar(env, "select distinct principal_type, principal_id, team_id "
+                                                       "from marts.fct_claude_code_daily"):
+        if principal_type == "person":
+            assert principal in directory and team != "unallocated", principal
+        else:
+            assert team == "unallocated", principal
