@@ -3,7 +3,8 @@
 It is the user's configuration (a YAML file, path in `FINOPS_ORG_DIRECTORY` or `[sources.org_directory] path`),
 never code. It is validated here with errors that name the offending entry, then landed by dlt into `raw_org`
 so dbt can resolve identities: people, teams, projects, each person's ids in each tool, and the provider accounts
-(API keys, workspaces, projects) with the project, team, environment and use case they belong to.
+(API keys, workspaces, projects) with the project, team, environment and use case they belong to; the fixed costs no
+usage API reports; and the teams' and projects' soft budgets (dollars per month: never a cap, nothing is blocked).
 """
 
 from __future__ import annotations
@@ -93,6 +94,23 @@ class FixedCost:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A soft monthly budget for a team, or for one of its projects: `usd_per_month` for every month from
+    `valid_from` to `valid_to` (months, both inclusive; open-ended when left out). It informs, it never blocks."""
+    team: str
+    usd_per_month: str  # a decimal, kept as text so no binary rounding creeps in
+    project: Optional[str] = None
+    valid_from: Optional[str] = None  # first month, as its first day (YYYY-MM-01)
+    valid_to: Optional[str] = None  # last month (inclusive), as its first day
+
+    @property
+    def id(self) -> str:
+        """`team`, or `team/project`, plus `@first month` when the budget starts on a given month."""
+        scope = f"{self.team}/{self.project}" if self.project else self.team
+        return f"{scope}@{self.valid_from[:7]}" if self.valid_from else scope
+
+
+@dataclass(frozen=True)
 class OrgDirectory:
     organization: str
     teams: tuple[Team, ...]
@@ -100,6 +118,7 @@ class OrgDirectory:
     people: tuple[Person, ...]
     provider_accounts: tuple[ProviderAccount, ...]
     fixed_costs: tuple[FixedCost, ...] = ()
+    budgets: tuple[Budget, ...] = ()
     source_path: str = ""
 
     def person_by_email(self) -> dict[str, Person]:
@@ -230,6 +249,10 @@ def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirecto
     fixed_costs = [_fixed_cost(c, i, team_ids, fail, need) for i, c in enumerate(items("fixed_costs"))]
     _unique([c.id for c in fixed_costs], "fixed cost id", fail)
 
+    project_teams = {p.id: p.team for p in projects}
+    budgets = [_budget(b, i, team_ids, project_teams, fail, need) for i, b in enumerate(items("budgets"))]
+    _no_overlapping_budgets(budgets, fail)
+
     return OrgDirectory(
         organization=str(raw.get("organization") or "My organisation"),
         teams=tuple(teams),
@@ -237,6 +260,7 @@ def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirecto
         people=tuple(people),
         provider_accounts=tuple(accounts),
         fixed_costs=tuple(fixed_costs),
+        budgets=tuple(budgets),
         source_path=source,
     )
 
@@ -300,6 +324,77 @@ def _fixed_cost(entry: dict[str, Any], i: int, team_ids: set[str], fail, need) -
     return FixedCost(id=need(entry, "id", where), name=str(entry.get("name") or entry["id"]), kind=kind,
                      provider=provider, usd_per_month=str(amount), split=split, weights=tuple(pairs),
                      valid_from=dates.get("valid_from"), valid_to=dates.get("valid_to"), environment=environment)
+
+
+def _month(value: Any) -> Optional[str]:
+    """A month as its first day (YYYY-MM-01), from `2026-11`, or a date that is the first of its month; None if
+    neither."""
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return value.isoformat() if value.day == 1 else None
+    text = str(value).strip()
+    try:
+        day = dt.date.fromisoformat(f"{text}-01" if len(text) == 7 else text)
+    except ValueError:
+        return None
+    return day.isoformat() if day.day == 1 else None
+
+
+def _budget(entry: dict[str, Any], i: int, team_ids: set[str], project_teams: dict[str, str], fail, need) -> Budget:
+    from decimal import Decimal, InvalidOperation
+
+    scope = "/".join(str(entry[k]) for k in ("team", "project") if entry.get(k) is not None)
+    where = f"budgets[{i}] ({scope or '?'})"
+    team = need(entry, "team", where)
+    if team not in team_ids:
+        raise fail(f"{where} refers to unknown team '{team}'")
+    project = entry.get("project")
+    if project is not None:
+        project = str(project).strip()
+        if project not in project_teams:
+            raise fail(f"{where} refers to unknown project '{project}'")
+        if project_teams[project] != team:
+            raise fail(f"{where}: project '{project}' belongs to team '{project_teams[project]}', not '{team}'")
+    unknown = sorted(set(entry) - {"team", "project", "usd_per_month", "valid_from", "valid_to"})
+    if unknown:
+        raise fail(f"{where}: unknown key(s) {unknown} (a budget has team, project, usd_per_month, valid_from, "
+                   f"valid_to)")
+    raw_amount = need(entry, "usd_per_month", where)
+    try:
+        amount = Decimal(raw_amount)
+    except InvalidOperation:
+        raise fail(f"{where}: usd_per_month must be a number, not {entry.get('usd_per_month')!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise fail(f"{where}: usd_per_month must be a positive amount, not {raw_amount}")
+    months = {}
+    for key in ("valid_from", "valid_to"):
+        value = entry.get(key)
+        if value is not None:
+            months[key] = _month(value)
+            if months[key] is None:
+                raise fail(f"{where}: {key} must be a month (YYYY-MM), not {value!r}")
+    if "valid_from" in months and "valid_to" in months and months["valid_to"] < months["valid_from"]:
+        raise fail(f"{where}: valid_to ({months['valid_to'][:7]}) is before valid_from ({months['valid_from'][:7]})")
+    return Budget(team=team, project=project, usd_per_month=str(amount), valid_from=months.get("valid_from"),
+                  valid_to=months.get("valid_to"))
+
+
+def _no_overlapping_budgets(budgets: list[Budget], fail) -> None:
+    """A team (or a project) has at most one budget in any month: two entries for it must not share a month."""
+    def span(b: Budget) -> str:
+        return f"{(b.valid_from or '')[:7] or 'always'}..{(b.valid_to or '')[:7] or 'open'}"
+
+    for j, later in enumerate(budgets):
+        for i, earlier in enumerate(budgets[:j]):
+            if (earlier.team, earlier.project) != (later.team, later.project):
+                continue
+            earlier_first, earlier_last = earlier.valid_from or "0000", earlier.valid_to or "9999"
+            later_first, later_last = later.valid_from or "0000", later.valid_to or "9999"
+            if earlier_first <= later_last and later_first <= earlier_last:
+                scope = f"project '{later.project}'" if later.project else f"team '{later.team}'"
+                raise fail(f"duplicate budget for {scope}: budgets[{j}] ({span(later)}) overlaps budgets[{i}] "
+                           f"({span(earlier)}); give each month one budget (set valid_from / valid_to)")
 
 
 def _unique(values: Iterable[str], what: str, fail) -> set[str]:
@@ -393,5 +488,14 @@ def _org_directory(org: OrgDirectory):
                       for c in org.fixed_costs for team, weight in c.weights],
                      "fixed_cost_id", "team_id", "weight", key=("fixed_cost_id", "team_id", "weight"))
 
+    @dlt.resource(name="budgets", write_disposition="replace")
+    def budgets():
+        yield _table([
+            {"budget_id": b.id, "team_id": b.team, "project_id": b.project, "usd_per_month": b.usd_per_month,
+             "valid_from": b.valid_from, "valid_to": b.valid_to}
+            for b in org.budgets
+        ], "budget_id", "team_id", "project_id", "usd_per_month", "valid_from", "valid_to",
+            key=("budget_id", "team_id", "usd_per_month"))
+
     return (organization, teams, team_repositories, team_jira_projects, projects, people, identities,
-            provider_accounts, fixed_costs, fixed_cost_weights)
+            provider_accounts, fixed_costs, fixed_cost_weights, budgets)

@@ -771,6 +771,7 @@ def test_claude_code_daily_holds_the_demo_reports_tokens_and_estimates(env, firs
 MAY_BE_EMPTY = {
     "fct_data_quality_daily": "the demo's APIs send nothing that ingestion refuses on most days",
     "fct_cost_anomalies": "the window is too short for most baselines (the planted scenarios have their own test)",
+    "anomaly_feedback": "a seed people fill when they mark a finding expected, planned or real",
 }
 
 
@@ -780,3 +781,37 @@ def test_every_mart_has_rows(env, first_run):
             "fct_unresolved_identities", "fct_agent_sessions", "fct_cloud_and_ai_cost_daily",
             "fct_claude_code_daily"} <= set(counts)
     assert [t for t, n in counts.items() if n == 0 and t not in MAY_BE_EMPTY] == []
+
+
+def test_budget_status_follows_the_ledger_and_idle_seats_save_their_price(env, first_run, world):
+    """Soft budgets: every directory budget has a row for the current month, its spend to date equal to the ledger's
+    billed spend of the team (or, for a project budget, of the project) month to date, summed here independently.
+    Recommendations: the demo's idle Copilot seats (one idle since 47 days before today, one never used), each saving
+    its plan's monthly price."""
+    from ingestion.demo.copilot import SEAT_PLANS
+
+    month = LOADED_DAYS[-1].replace(day=1)
+    budgets = load_org_directory(DEMO_ORG_DIRECTORY).budgets
+    status = {row[0]: row[1:] for row in scalar(env, f"""
+        select budget_id, team_id, project_id, as_of_date, spend_to_date_usd, budget_usd, status, message
+        from marts.fct_budget_status where month_start = date '{month}'""")}
+    assert set(status) == {b.id for b in budgets}
+    for budget in budgets:
+        team, project, as_of, spend, amount, state, message = status[budget.id]
+        assert (team, project, as_of) == (budget.team, budget.project, LOADED_DAYS[-1])
+        scope = f"project_id = '{budget.project}'" if budget.project else f"team_id = '{budget.team}'"
+        [(ledger,)] = scalar(env, f"""
+            select coalesce(sum(billed_cost_usd), 0) from marts.fct_ai_usage_daily
+            where {scope} and usage_date >= date '{month}' and usage_date <= date '{LOADED_DAYS[-1]}'""")
+        assert spend == ledger, budget.id
+        assert amount == Decimal(budget.usd_per_month)
+        assert state in {"on_track", "watch", "over"} and message, budget.id
+
+    org = copilot_org(world)
+    assert len(org.idle_logins) == 2
+    plans = {s.login: s.plan for s in org.seats}
+    savings = dict(scalar(env, f"""
+        select entity_id, estimated_monthly_savings_usd from marts.fct_recommendations
+        where recommendation_type = 'idle_seat' and entity_type = 'copilot_seat' and month_start = date '{month}'"""))
+    for login in org.idle_logins:
+        assert savings.get(login) == SEAT_PLANS[plans[login]], login

@@ -30,6 +30,23 @@ JIRA_KEYS = {"platform": "PLAT", "payments": "PAY", "search": "SRCH", "mobile": 
              "growth": "GRW"}
 GITHUB_ORG = "northwind"
 
+# Soft monthly budgets (USD), set from the demo's own spend levels: a 60-day demo run ending 2026-11-28 billed, per
+# team, in October (31 days) / at November's run-rate (a 30-day month): platform 2,317 / 2,317, payments 4,519 / 4,391,
+# search 2,605 / 2,653, mobile 1,845 / 1,935, data science 1,901 / 1,883, growth 2,997 / 4,064 (the planted silent
+# model upgrade moves support-bot's service key from Sonnet to Opus 28..34 days before `today`, for good); projects
+# checkout-assistant 570 / 564, forecasting 725 / 737. The budgets put the current month's run-rate at:
+#   growth 3,200            -> ~127%: 'over' (above 110%; the upgrade shows in the budget)
+#   payments 4,400          -> ~100%: 'watch' (90%..110%, centred: day-to-day noise moves a run-rate by about 5% after
+#                              the first week of a month; in its first days, weekends can still move it more)
+#   the others at ~1.3-1.4x -> ~70..77%: 'on_track'
+# Demo spend grows 0.2% a day (about 3.5% a month at the end of 2026), so the statuses drift over the months: payments
+# reaches 'over' in early 2027. The numbered teams of large benchmark organisations (about 50 people each) get a round
+# default.
+DEMO_BUDGETS = {"platform": 3000, "payments": 4400, "search": 3500, "mobile": 2500, "data-science": 2500,
+                "growth": 3200}
+DEMO_PROJECT_BUDGETS = [("payments", "checkout-assistant", 800), ("data-science", "forecasting", 1000)]
+DEFAULT_TEAM_BUDGET = 12000
+
 FIRST = ["Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jun", "Kofi", "Lea", "Mateo", "Nia",
          "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wen", "Xavi", "Yara", "Zoe"]
 LAST = ["Silva", "Okafor", "Nguyen", "Kim", "Novak", "Haddad", "Larsen", "Mori", "Petrov", "Ito", "Mensah", "Roux",
@@ -131,6 +148,10 @@ def build_demo_org(developers: int = 50, seed: int = 7) -> dict[str, Any]:
         {"id": "code-review-bot", "name": "AI code review licence", "kind": "shared", "provider": "code_review_bot",
          "usd_per_month": 300, "split": "even", "environment": "dev"},
     ]
+    # soft budgets (see DEMO_BUDGETS): one per team, and two projects'
+    doc["budgets"] = [{"team": t, "usd_per_month": DEMO_BUDGETS.get(t, DEFAULT_TEAM_BUDGET)} for t in team_ids]
+    doc["budgets"] += [{"team": t, "project": p, "usd_per_month": amount} for t, p, amount in DEMO_PROJECT_BUDGETS
+                       if t in team_ids]
     return doc
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -101,3 +103,91 @@ def test_fixed_costs_parse_with_exact_amounts_and_default_split():
 def test_missing_file_says_where_to_point(tmp_path):
     with pytest.raises(OrgDirectoryError, match="FINOPS_ORG_DIRECTORY"):
         load_org_directory(tmp_path / "nope.yml")
+
+
+def _with_budgets(*budgets):
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["projects"].append({"id": "console", "team": "platform"})
+    doc["budgets"] = list(budgets)
+    return doc
+
+
+def test_budgets_parse_with_exact_amounts_months_and_ids():
+    import datetime as dt
+
+    org = parse_org_directory(_with_budgets(
+        {"team": "payments", "usd_per_month": "5000.50"},
+        {"team": "payments", "project": "checkout", "usd_per_month": 1200, "valid_from": "2026-01",
+         "valid_to": "2026-06"},
+        # the same project again from July: the months do not overlap; a date on the first of a month is a month
+        {"team": "payments", "project": "checkout", "usd_per_month": 1500, "valid_from": dt.date(2026, 7, 1)},
+    ))
+    assert [(b.id, b.team, b.project, b.usd_per_month, b.valid_from, b.valid_to) for b in org.budgets] == [
+        ("payments", "payments", None, "5000.50", None, None),
+        ("payments/checkout@2026-01", "payments", "checkout", "1200", "2026-01-01", "2026-06-01"),
+        ("payments/checkout@2026-07", "payments", "checkout", "1500", "2026-07-01", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        ({"team": "nope", "usd_per_month": 10}, "budgets[1] (nope) refers to unknown team 'nope'"),
+        ({"usd_per_month": 10}, "budgets[1] (?) is missing 'team'"),
+        ({"team": "payments", "project": "nope", "usd_per_month": 10},
+         "budgets[1] (payments/nope) refers to unknown project 'nope'"),
+        ({"team": "payments", "project": "console", "usd_per_month": 10},
+         "budgets[1] (payments/console): project 'console' belongs to team 'platform', not 'payments'"),
+        ({"team": "payments", "usd_per_month": -100},
+         "budgets[1] (payments): usd_per_month must be a positive amount, not -100"),
+        ({"team": "payments", "usd_per_month": 0}, "usd_per_month must be a positive amount, not 0"),
+        ({"team": "payments", "usd_per_month": "5k"}, "budgets[1] (payments): usd_per_month must be a number, not '5k'"),
+        ({"team": "payments"}, "budgets[1] (payments) is missing 'usd_per_month'"),
+        ({"team": "payments", "usd_per_month": 10, "valid_from": "2026-13"},
+         "budgets[1] (payments): valid_from must be a month (YYYY-MM), not '2026-13'"),
+        ({"team": "payments", "usd_per_month": 10, "valid_to": "2026-02-15"},
+         "valid_to must be a month (YYYY-MM), not '2026-02-15'"),
+        ({"team": "payments", "usd_per_month": 10, "valid_from": "2026-05", "valid_to": "2026-04"},
+         "valid_to (2026-04) is before valid_from (2026-05)"),
+        ({"team": "payments", "usd_per_month": 10, "monthly": 5}, "unknown key(s) ['monthly']"),
+    ],
+)
+def test_budget_mistakes_are_named_precisely(budget, message):
+    doc = _with_budgets({"team": "platform", "usd_per_month": 1000}, budget)
+    with pytest.raises(OrgDirectoryError, match=re.escape(message)):
+        parse_org_directory(doc, source="org.yml")
+
+
+@pytest.mark.parametrize(
+    "first, second, message",
+    [
+        # the same team twice, both open-ended
+        ({"team": "payments", "usd_per_month": 10}, {"team": "payments", "usd_per_month": 20},
+         "duplicate budget for team 'payments': budgets[1] (always..open) overlaps budgets[0] (always..open)"),
+        # the same project, sharing one month (valid_to is inclusive)
+        ({"team": "payments", "project": "checkout", "usd_per_month": 10, "valid_to": "2026-06"},
+         {"team": "payments", "project": "checkout", "usd_per_month": 20, "valid_from": "2026-06"},
+         "duplicate budget for project 'checkout': budgets[1] (2026-06..open) overlaps budgets[0] (always..2026-06)"),
+    ],
+)
+def test_two_budgets_for_the_same_month_are_refused(first, second, message):
+    with pytest.raises(OrgDirectoryError, match=re.escape(message)):
+        parse_org_directory(_with_budgets(first, second), source="org.yml")
+
+
+def test_a_team_budget_and_its_project_budgets_live_side_by_side():
+    org = parse_org_directory(_with_budgets(
+        {"team": "payments", "usd_per_month": 100},
+        {"team": "payments", "project": "checkout", "usd_per_month": 40},
+        {"team": "platform", "usd_per_month": 100},
+    ))
+    assert [b.id for b in org.budgets] == ["payments", "payments/checkout", "platform"]
+
+
+def test_the_demo_budgets_cover_every_team_and_two_projects():
+    from ingestion.org_directory import DEMO_ORG_DIRECTORY
+
+    org = load_org_directory(DEMO_ORG_DIRECTORY)
+    team_budgets = {b.team for b in org.budgets if b.project is None}
+    assert team_budgets == {t.id for t in org.teams}
+    assert len([b for b in org.budgets if b.project]) == 2
