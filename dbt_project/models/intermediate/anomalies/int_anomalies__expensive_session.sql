@@ -1,0 +1,79 @@
+{{ config(materialized='table') }}
+-- Rule expensive_session: one row per agent session (fct_agent_sessions) that cost more than
+-- var('anomaly_session_cost_usd') or used more than var('anomaly_session_tokens') tokens (both strictly above).
+-- Its baseline (and expected cost) is the median cost of the same tool's sessions started in the
+-- var('anomaly_baseline_days') days before it (null when there were none). The session's cost is activity at list
+-- price (the telemetry's own estimate, else the price book), as in fct_agent_sessions.
+{%- set window_days = var('anomaly_baseline_days') | int %}
+
+with
+
+sessions as (
+
+    select * from {{ ref('fct_agent_sessions') }}
+
+),
+
+people as (
+
+    select * from {{ ref('dim_people') }}
+
+),
+
+flagged as (
+
+    select *
+    from sessions
+    where cost_usd > {{ var('anomaly_session_cost_usd') }}
+        or total_tokens > {{ var('anomaly_session_tokens') }}
+
+),
+
+typical as (
+
+    select
+        flagged.session_key,
+        {{ median('history.cost_usd') }} as median_cost,
+        count(*) as history_sessions
+    from flagged
+    inner join sessions as history
+        on history.tool = flagged.tool
+        and history.session_date < flagged.session_date
+        and history.session_date >= cast({{ dbt.dateadd('day', -window_days, 'flagged.session_date') }} as date)
+    group by flagged.session_key
+
+)
+
+select
+    'expensive_session' as rule,
+    'session' as entity_type,
+    flagged.session_id as entity_id,
+    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
+    flagged.team_id,
+    'session' as period_type,
+    flagged.session_date as period_start,
+    flagged.ended_date as period_end,
+    {{ money('flagged.cost_usd') }} as observed,
+    {{ money('typical.median_cost') }} as baseline,
+    {{ money('typical.median_cost') }} as expected_usd,
+    {{ money('flagged.cost_usd') }} as actual_usd,
+    {{ dbt.concat([
+        'flagged.primary_model_ref', "'; '", integer_text('flagged.total_tokens'), "' tokens; '",
+        integer_text('flagged.turns'), "' turns; '", one_decimal_text('flagged.duration_minutes / 60.0'), "'h'"
+    ]) }} as top_contributors,
+    {{ dbt.concat([
+        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
+        'substr(flagged.session_id, 1, 8)', "' started '", date_text('flagged.session_date'), "' cost '",
+        usd_text('flagged.cost_usd'), "' at list price ('", integer_text('flagged.total_tokens'), "' tokens, '",
+        integer_text('flagged.turns'), "' turns, '", one_decimal_text('flagged.duration_minutes / 60.0'),
+        "' hours, mostly '", 'flagged.primary_model_ref', "')'",
+        "case when typical.median_cost > 0 then " ~ dbt.concat([
+            "', '", one_decimal_text('flagged.cost_usd / typical.median_cost'), "'x the median '", 'flagged.tool',
+            "' session of the " ~ window_days ~ " days before ('", usd_text('typical.median_cost'), "')'"
+        ]) ~ " else '' end"
+    ]) }} as sentence
+from flagged
+left join typical
+    on typical.session_key = flagged.session_key
+left join people
+    on people.person_email = flagged.person_email

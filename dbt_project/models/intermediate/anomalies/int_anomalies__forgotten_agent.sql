@@ -1,0 +1,101 @@
+{{ config(materialized='table') }}
+-- Rule forgotten_agent: one row per agent session that ran overnight or on a weekend (fct_agent_sessions'
+-- runs_overnight / on_weekend) AND lasted more than var('anomaly_forgotten_agent_hours') hours (strictly). observed is
+-- the duration in hours, baseline the threshold; the expected cost is what the session's requests cost in its first
+-- var('anomaly_forgotten_agent_hours') hours (had someone stopped it then), the actual cost all of it.
+{%- set hours = var('anomaly_forgotten_agent_hours') %}
+
+with
+
+sessions as (
+
+    select * from {{ ref('fct_agent_sessions') }}
+
+),
+
+requests as (
+
+    select * from {{ ref('int_anomalies__agent_requests') }}
+
+),
+
+people as (
+
+    select * from {{ ref('dim_people') }}
+
+),
+
+flagged as (
+
+    select *
+    from sessions
+    where (runs_overnight or on_weekend)
+        and duration_minutes > {{ hours }} * 60
+
+),
+
+-- the requests' cost within the first hours of the session, and after
+split_costs as (
+
+    select
+        flagged.session_key,
+        min(requests.event_time_unix_nano) as first_ns,
+        count(*) as events
+    from flagged
+    inner join requests
+        on requests.session_key = flagged.session_key
+    group by flagged.session_key
+
+),
+
+costs as (
+
+    select
+        split_costs.session_key,
+        sum(
+            case
+                when requests.event_time_unix_nano < split_costs.first_ns + {{ hours }} * 3600000000000
+                    then requests.cost_usd
+                else 0
+            end
+        ) as early_cost
+    from split_costs
+    inner join requests
+        on requests.session_key = split_costs.session_key
+    group by split_costs.session_key
+
+)
+
+select
+    'forgotten_agent' as rule,
+    'session' as entity_type,
+    flagged.session_id as entity_id,
+    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
+    flagged.team_id,
+    'session' as period_type,
+    flagged.session_date as period_start,
+    flagged.ended_date as period_end,
+    {{ money('flagged.duration_minutes / 60.0') }} as observed,
+    {{ money(hours) }} as baseline,
+    {{ money('coalesce(costs.early_cost, 0)') }} as expected_usd,
+    {{ money('flagged.cost_usd') }} as actual_usd,
+    {{ dbt.concat([
+        'flagged.primary_model_ref', "'; session '", 'substr(flagged.session_id, 1, 8)', "' '",
+        one_decimal_text('flagged.duration_minutes / 60.0'), "'h; '", integer_text('flagged.requests'), "' requests'"
+    ]) }} as top_contributors,
+    {{ dbt.concat([
+        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
+        'substr(flagged.session_id, 1, 8)', "' ('", 'flagged.primary_model_ref', "') ran '",
+        one_decimal_text('flagged.duration_minutes / 60.0'), "' hours from '", date_text('flagged.session_date'),
+        "' to '", date_text('flagged.ended_date'), "' ('",
+        "case when flagged.runs_overnight and flagged.on_weekend then 'overnight, on a weekend' "
+            ~ "when flagged.runs_overnight then 'overnight' else 'on a weekend' end",
+        "'): '", integer_text('flagged.requests'), "' requests, '", usd_text('flagged.cost_usd'),
+        "' at list price, '", usd_text('flagged.cost_usd - coalesce(costs.early_cost, 0)'),
+        "' of it after its first " ~ hours ~ " hours - an agent left running?'"
+    ]) }} as sentence
+from flagged
+left join costs
+    on costs.session_key = flagged.session_key
+left join people
+    on people.person_email = flagged.person_email
