@@ -3,10 +3,52 @@
 connection: "ai_finops"
 include: "/views/*.view.lkml"
 
+explore: fct_agent_sessions {
+  label: "Agent Sessions"
+  group_label: "AI FinOps"
+  description: "One row per coding-agent session: a tool (claude_code, pr_review_agent...) and its session id - Claude Code's session.id, a span's gen_ai.conversation.id, else (GenAI spans without one) the trace id. Who ran it (resolved through the org directory: the tool's identity for the user id, else the email; an email or user id the directory does not know keeps its value as principal_id, under team 'unallocated' - never dropped; a service with no user is owned by the directory team its process declares), its models, time span, turns, requests, failed attempts and retries, tokens by type and cost, with flags for the anomaly rules (overnight, crossing midnight, weekend). ACTIVITY DATA, NOT BILLED MONEY. cost_usd is the telemetry's own cost where it reports one (Claude Code's estimate at list prices), else the tokens priced from the dated price book at list price (standard tier, 5-minute cache writes, long-context tier above 200k prompt tokens for Anthropic). Claude Code's API spend is already billed in the Anthropic cost report that fct_ai_usage_daily allocates: this mart must NOT be added to the billed ledger (it has no billed_cost_usd on purpose), or that spend would be counted twice. Incremental: a run rebuilds every session with an event in its window (vars min_date..max_date) from all of that session's events, inside the window or not - a session crossing the window's edge is rebuilt whole. The sessions are deleted first (pre-hook), so re-running a window changes nothing."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_agent_sessions.session_date_raw} = ${dim_dates.date_day} ;;
+  }
+
+  join: dim_people {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_agent_sessions.person_email} = ${dim_people.person_email} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_agent_sessions.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_ai_spend_by_period {
+  label: "AI Spend By Period"
+  group_label: "AI FinOps"
+  description: "The finance table: AI spend per day, week (Monday) and month x team x project x environment x developer (principal) x provider x tool x model family x model tier x token type x use case x cost type. period_type says which rollup a row belongs to: filter on one period type, never add across them. Built from fct_ai_usage_daily, so its totals equal the ledger's for every period (singular test assert_spend_by_period_equals_the_ledger). Incremental: a run rebuilds every period its window touches."
+
+  join: dim_projects {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_ai_spend_by_period.project_id} = ${dim_projects.project_id} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_ai_spend_by_period.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
 explore: fct_ai_usage_daily {
   label: "AI Usage Daily"
   group_label: "AI FinOps"
-  description: "The allocated AI ledger. One row per usage day x provider x tool x model x service tier x context tier x principal (person or service) x team x project x environment x use case x token type x cost type, with tokens, list cost (priced from the dated genai-prices book) and billed cost (the providers' cost reports, and Cursor's charged cents per request, allocated down to this grain). Incremental: a run rebuilds the days of its window only."
+  description: "The allocated AI ledger. One row per usage day x provider x tool x model x service tier x context tier x principal (person or service) x team x project x environment x use case x token type x cost type, with tokens, list cost (priced from the dated genai-prices book) and billed cost (the providers' cost reports, and Cursor's charged cents per request, GitHub's Copilot billing, seat fees, allocated down to this grain), plus the org directory's shared costs split among teams (cost_type 'shared'). Incremental: a run rebuilds the days of its window only."
 
   join: dim_dates {
     type: left_outer
@@ -42,12 +84,114 @@ explore: fct_ai_usage_daily {
 explore: fct_allocation_coverage_daily {
   label: "Allocation Coverage Daily"
   group_label: "AI FinOps"
-  description: "One row per day x provider (anthropic, openai, cursor) - how much billed spend has an owning team, and how many tokens are unpriced."
+  description: "One row per day x provider (anthropic, openai, cursor, copilot, and each fixed cost's provider) - how much billed spend has an owning team, and how many tokens are unpriced."
 
   join: dim_dates {
     type: left_outer
     relationship: many_to_one
     sql_on: ${fct_allocation_coverage_daily.usage_date_raw} = ${dim_dates.date_day} ;;
+  }
+}
+
+explore: fct_budget_status {
+  label: "Budget Status"
+  group_label: "AI FinOps"
+  description: "Soft budgets: one row per budget of the org directory's `budgets` x month the ledger has spend in (and the budget applies to). How much the team or project has spent so far (billed, from fct_ai_usage_daily), what it typically spends by this day of the month, where its run-rate takes it by the month's end, its status and a sentence a person reads (\"Payments has spent $4,098 of its $4,500 budget (91%) with 2 days left; at this pace it ends the month at $4,391 (98%), close to the budget.\"). Soft: nothing here blocks anyone; the alerts read status and message. A team budget counts every ledger line the team owns (its seats and its share of shared costs included); a project budget every line on the project, whichever team's people spent it. Typical to date: over the previous (up to var budget_history_months = 3) full months - months the ledger covers from their first to their last day - the mean share of the month's spend that had been spent by this day of the month (a month shorter than the day counts whole; a month without spend has no share), times the mean of their monthly totals. Null without such a month, $0 when they all spent nothing. Forecast: the run-rate, spend_to_date / days_elapsed x days_in_month (days_elapsed from the 1st, or from the ledger's first day when the ledger starts within the month). Not blended with the typical curve, so a person can redo it by hand; typical_to_date_usd sits beside it. Status (thresholds are vars, defaults in brackets): 'over' when spend to date is above the budget, or the forecast above budget_over_forecast_pct (1.10) of it; else 'watch' when the forecast reaches budget_watch_forecast_pct (0.90) of it; else 'on_track'. No separate \"80% spent with more than a week left\" rule: with a run-rate forecast it is always already 'watch' (80% spent with 8 days left forecasts at least 0.8 x 31 / 23 = 108%). A month that is over (days_left 0) keeps the same rule, its forecast being its spend."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_budget_status.as_of_date_raw} = ${dim_dates.date_day} ;;
+  }
+
+  join: dim_projects {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_budget_status.project_id} = ${dim_projects.project_id} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_budget_status.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_claude_code_daily {
+  label: "Claude Code Daily"
+  group_label: "AI FinOps"
+  description: "One row per day x principal x terminal of Claude Code, from Anthropic's Claude Code Analytics report (stg_anthropic__claude_code_activity and stg_anthropic__claude_code_usage): the principal's sessions, lines of code added and removed, commits and pull requests made with Claude Code, tool actions accepted and rejected, tokens by type summed over models, Anthropic's estimated cost, the primary model, the acceptance rate and the estimated cost per line added. The key also holds customer_type and subscription_type (one value each per actor in practice), so that API-billed and subscription use are never merged into one row. Who: a user_actor's email resolves through the org directory - the person's claude_code identity for that email (stg_org__identities), else the directory person with that email - and the row is the person's, under their team. An email the directory does not know is kept as is (principal_type 'unknown', team 'unallocated'), never dropped; an api_actor (an API key running Claude Code, e.g. headless in CI) is the service principal 'service:<api key name>', team 'unallocated'. Several emails of one person on the same day and terminal make one row. Emails are pseudonymized like every mart's people when var pseudonymize_people is on. ACTIVITY DATA, NOT BILLED MONEY. estimated_cost_usd is Claude Code's own estimate (Anthropic's, at list prices), not what anyone is billed. Claude Code used with API billing is already billed in the Anthropic cost report that the ledger (fct_ai_usage_daily) allocates, and subscription seats (Pro, Max, Team, Enterprise) are not in this API at all: do NOT add this mart to spend totals (it has no billed_cost_usd on purpose) - the API spend would be counted twice and the seats would still be missing. Activity facts are per actor-day in the API; they are summed on their own and put beside the per-model sums, so that nothing is counted once per model. Rebuilt whole on every run (a table: one row per active person a day). The report's latest days are partial until the next run's lookback re-fetches them (Anthropic serves data older than an hour)."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_claude_code_daily.usage_date_raw} = ${dim_dates.date_day} ;;
+  }
+
+  join: dim_people {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_claude_code_daily.person_email} = ${dim_people.person_email} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_claude_code_daily.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_cloud_and_ai_cost_daily {
+  label: "Cloud And AI Cost Daily"
+  group_label: "AI FinOps"
+  description: "Cloud and AI spend in one table, for finance. One row per day x source x provider x service category x service name x team x project x environment x charge category. Source 'ai_ledger' is the allocated AI ledger (fct_ai_usage_daily: Anthropic, OpenAI, Cursor...); source 'focus_file' is every row of the FOCUS cost exports loaded from files (AWS, Google Cloud or any FOCUS export), allocated by its tags (int_cloud_costs_allocated): team tag, else project tag, else 'unallocated'. Cloud AI services (Bedrock, Vertex AI) are cloud rows with is_ai_service true, so all AI spend is `where is_ai_service`. Credits and adjustments keep their negative sign. A table rebuilt whole on every run: providers restate whole months of their FOCUS exports."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cloud_and_ai_cost_daily.usage_date_raw} = ${dim_dates.date_day} ;;
+  }
+
+  join: dim_projects {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cloud_and_ai_cost_daily.project_id} = ${dim_projects.project_id} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cloud_and_ai_cost_daily.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_cost_anomalies {
+  label: "Cost Anomalies"
+  group_label: "AI FinOps"
+  description: "Cost anomalies: one row per flagged period of a finding, from twelve rules (models/intermediate/anomalies; every threshold a dbt var with its default documented in dbt_project.yml). A finding (finding_id) is an episode: consecutive flagged periods of one rule and entity (day after day, week after week); its interval first_seen_date .. last_seen_date grows while it lasts, and only its first period has is_new - alerts fire on that one only, and a re-run of the same day finds the same finding_id. Each row carries the observed figure, the baseline it was compared with, expected vs actual dollars and the impact (as AWS Cost Anomaly Detection reports them), the top contributors, a sentence a person understands, and the feedback people gave (seed anomaly_feedback): 'expected' or 'planned' suppress the finding (is_suppressed: kept here, no alert), 'real' confirms it (the statistical rule keeps its days out of its training data). Rules (rule / entity_type / period_type; observed vs baseline): developer_daily_spike (person, day: the day's billed usage vs the median of their active days in the 28 before, or their team's median person-day for people with little history); team_weekly_change (team, week: the week to date vs the same days of the week before); team_monthly_change (team, month: the month to date vs the same days of the month before); premium_share (team, week: premium-tier share of the week's spend vs the share the week before); model_share_jump (api_key or team_tool, week: the share of the model that rose most vs its share the week before - the silent model upgrade); new_model (api_key_model or team_tool_model, day: the new model's first-day spend; baseline 0); expensive_session (session: its cost vs the median session of the same tool in the 28 days before); forgotten_agent (session: hours run vs the hours threshold; expected = the cost of its first hours); context_bloat (session: the last turn's cost vs the first's; expected = every turn at the first's cost); retry_loop (session: the largest burst of near-identical requests, or the failed attempts, vs the threshold; expected = the session without the burst's repeats); verbose_prompt (user_tool, day: cost per request vs the median of its active days in the 28 before); statistical (team_provider, day: the day's spend vs the median of the same kind of day - weekday or weekend - in the 28 before, without the days other rules flagged or feedback confirmed; a finding beyond 4 MADs, +50% and a floor of max($25, 20% of the median)). Session rules' money is agent activity at list price (fct_agent_sessions), never added to the billed ledger. A table rebuilt from the whole history on every run (the baselines look 28 days back and an episode may start before a run's window); a few seconds on 90 days of the demo."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cost_anomalies.first_seen_date_raw} = ${dim_dates.date_day} ;;
+  }
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cost_anomalies.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_cost_reconciliation_daily {
+  label: "Cost Reconciliation Daily"
+  group_label: "AI FinOps"
+  description: "One row per provider x day: the provider's bill against the ledger (must be equal: ledger_gap_usd is tested to be 0) and against list prices (the billed dollars of lines priced from the price book vs their list cost; charges without a list price - seats, per-request charges, unpriced models, code execution - are reported beside it). A variance beyond var reconciliation_tolerance (default 5%) and var reconciliation_floor_usd (default $1) is status 'variance', and a dbt test warns about it. Shared costs of the directory are not a provider's bill and are left out."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_cost_reconciliation_daily.usage_date_raw} = ${dim_dates.date_day} ;;
   }
 }
 
@@ -135,6 +279,18 @@ explore: fct_focus_cost_and_usage {
   }
 }
 
+explore: fct_recommendations {
+  label: "Recommendations"
+  group_label: "AI FinOps"
+  description: "One row per recommendation x month the ledger has spend in: what to change, who owns it (team_id), the evidence in figures, the action, a sentence, and the money it would have saved that month (a month in progress counts its days so far), computed from the price book and the seat prices - no price is written in the SQL. Filter month_start on last month for \"what last month would have saved\". Advice only: nothing is blocked. idle_seat - a GitHub Copilot seat (seat list: last activity; a seat never used counts from its assignment) or a Cursor member (daily usage report: active days; never active counts from the first day the warehouse lists them) with no activity for var recommendation_idle_days (30) days as of the month's latest ledger day; seats with a cancellation already pending are left out. Saving: the seat's monthly price - Copilot's price per user-month for the plan on GitHub's bill, Cursor's seat price from the directory's fixed_costs. premium_model_for_autocomplete - premium-tier tokens (model_catalog) doing autocomplete-class work: ledger lines whose use case is autocomplete, and coding-agent requests (telemetry) on a premium model that returned at most var recommendation_small_request_output_tokens (200) output tokens. Saving: their tokens at their model's list price minus the same tokens (token type, price context, context tier and day) at the list price of the family's var recommendation_alternative_tier ('standard') model that the organisation uses most (ledger tokens): the price difference a switch makes. low_cache_reads - agent sessions of at least var recommendation_cache_min_turns (5) turns whose cache_read_ratio is below var recommendation_cache_read_ratio_threshold (0.5). Saving: the uncached input tokens that a cache-read ratio of var recommendation_cache_read_target (0.8) would have read from the cache (target x prompt tokens minus cache reads, at most the uncached input) x (input price - cache-read price) of the session's primary model; the cache writes a cache needs are not deducted, so it is an upper bound. reset_context - agent sessions with a turn costing var recommendation_context_reset_ratio (5) x the first turn or more (context kept growing). Saving: per turn, its cost above that multiple of the first turn's cost, summed (what a reset or compaction would have held it near); the worst session is the evidence. Usage findings are grouped per month x principal x tool (and model for premium models); a finding below var recommendation_min_savings_usd ($1) is left out. People appear as in every mart (pseudonyms when pseudonymize_people is on)."
+
+  join: dim_teams {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_recommendations.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
 explore: fct_team_spend_daily {
   label: "Team Spend Daily"
   group_label: "AI FinOps"
@@ -168,5 +324,17 @@ explore: fct_unit_economics {
     type: left_outer
     relationship: many_to_one
     sql_on: ${fct_unit_economics.team_id} = ${dim_teams.team_id} ;;
+  }
+}
+
+explore: fct_unresolved_identities {
+  label: "Unresolved Identities"
+  group_label: "AI FinOps"
+  description: "One row per provider-side identifier the org directory does not resolve - a user id with no person (OpenAI user id, Cursor email, GitHub login with a Copilot seat), an API key, workspace or project the directory does not list - with the spend it carries and how to fix the directory. The spend itself stays in the ledger (owned by the rule that did match, or 'unallocated'): this table is the admin's to-do list."
+
+  join: dim_dates {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_unresolved_identities.first_seen_date_raw} = ${dim_dates.date_day} ;;
   }
 }

@@ -15,14 +15,14 @@ view: fct_ai_usage_daily {
 
   dimension: provider {
     label: "Provider"
-    description: "The vendor billed (anthropic, openai, cursor)."
+    description: "The vendor billed: anthropic, openai, cursor, copilot, or the provider a fixed cost of the org directory names (a shared cost such as an AI gateway's hosting)."
     type: string
     sql: ${TABLE}.provider ;;
   }
 
   dimension: tool {
     label: "Tool"
-    description: "The product that spent (anthropic_api, openai_api, cursor)."
+    description: "The product that spent (anthropic_api, openai_api, cursor, copilot; a fixed cost's provider)."
     type: string
     sql: ${TABLE}.tool ;;
   }
@@ -64,7 +64,7 @@ view: fct_ai_usage_daily {
 
   dimension: cost_type {
     label: "Cost Type"
-    description: "tokens, code_execution, web_search, other, or requests (Cursor calls that are not token based)."
+    description: "tokens; requests (Cursor calls that are not token based, Copilot premium requests); seat (Copilot seats as GitHub bills them per day, split among the plan's seat holders; Cursor seats priced in the directory, per member per day); shared (a shared cost of the directory split among teams); code_execution, web_search, other (other provider charges)."
     type: string
     sql: ${TABLE}.cost_type ;;
   }
@@ -78,7 +78,7 @@ view: fct_ai_usage_daily {
 
   dimension: principal_type {
     label: "Principal Type"
-    description: "person, service or unknown."
+    description: "person, service, shared ('pool:<cost id>', a shared cost's team share) or unknown."
     type: string
     sql: ${TABLE}.principal_type ;;
   }
@@ -134,7 +134,7 @@ view: fct_ai_usage_daily {
 
   dimension: use_case {
     label: "Use Case"
-    description: "autocomplete, chat, agent or api (from the directory; 'agent' for Cursor)."
+    description: "autocomplete, chat, agent or api (from the directory's key or scope; Copilot premium requests from the user's Copilot features that day; 'agent' for Cursor requests); seat for seat fees and shared for shared costs (fixed costs, not usage)."
     type: string
     sql: ${TABLE}.use_case ;;
   }

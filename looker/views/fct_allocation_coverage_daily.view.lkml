@@ -15,7 +15,7 @@ view: fct_allocation_coverage_daily {
 
   dimension: provider {
     label: "Provider"
-    description: "anthropic, openai or cursor."
+    description: "anthropic, openai, cursor, copilot or a fixed cost's provider."
     type: string
     sql: ${TABLE}.provider ;;
   }
