@@ -261,9 +261,9 @@ def usd(value: Any) -> Optional[str]:
 
 
 def pct(value: Any) -> Optional[str]:
-    """`*_pct` columns are percentages (80 means 80%), as AWS Cost Anomaly Detection reports impact."""
+    """`*_pct` columns are fractions in the marts (0.8 means 80%, 1.5 means +150%); shown as percentages."""
     number = _number(value)
-    return None if number is None else f"{number:,.0f}%"
+    return None if number is None else f"{number * 100:,.0f}%"
 
 
 def ratio(value: Any) -> Optional[str]:

@@ -203,7 +203,7 @@ def finding(finding_id, team, severity, rule="developer_daily_spend", start=DAY,
         "entity_id": f"{finding_id}@northwind.example",
         "team_id": team, "period_type": "day" if start == end else "week", "period_start": start, "period_end": end,
         "first_seen_date": start, "last_seen_date": end, "is_new": is_new, "observed": 412.0, "baseline": 65.0,
-        "ratio": ratio, "expected_usd": 65.0, "actual_usd": 412.0, "impact_usd": impact, "impact_pct": 534.0,
+        "ratio": ratio, "expected_usd": 65.0, "actual_usd": 412.0, "impact_usd": impact, "impact_pct": 5.34,
         "severity": severity, "top_contributors": "session s-61h (92%), claude-opus-4-1",
         "sentence": sentence or f"{finding_id}: " + DANA.format(day=end.strftime("%b %d")),
         "feedback": feedback, "is_suppressed": suppressed,
@@ -226,8 +226,8 @@ SENT_FINDINGS = {"f-payments", "f-platform", "f-unowned", "f-datasci"}
 def budget(team, project, as_of, status, pct, message):
     return {"budget_key": f"{team}:{project}:{MONTH:%Y-%m}", "as_of_date": as_of, "month_start": MONTH,
             "team_id": team, "project_id": project, "budget_usd": 2000.0, "spend_to_date_usd": 20.0 * pct,
-            "typical_to_date_usd": 1500.0, "forecast_usd": 30.0 * pct, "pct_of_budget": pct,
-            "forecast_pct_of_budget": 1.5 * pct, "status": status, "days_left": 14, "message": message}
+            "typical_to_date_usd": 1500.0, "forecast_usd": 30.0 * pct, "pct_of_budget": pct / 100,
+            "forecast_pct_of_budget": 1.5 * pct / 100, "status": status, "days_left": 14, "message": message}
 
 
 BUDGETS_ROWS = [
@@ -354,7 +354,7 @@ def test_each_sink_gets_the_right_payload_routed_to_the_owning_team(warehouse, s
     assert platform["anomaly"]["impact_usd"] == 120.0 and platform["anomaly"]["ratio"] == 1.8
     assert [h["notification_key"] for h in http_server.bodies(PATHS["hook_data_science"])] == ["anomaly:f-datasci"]
     [budget_hook] = [h for h in hooks if h["kind"] == "budget"]
-    assert budget_hook["budget"]["status"] == "over" and budget_hook["budget"]["pct_of_budget"] == 104.0
+    assert budget_hook["budget"]["status"] == "over" and budget_hook["budget"]["pct_of_budget"] == 1.04
     assert all(headers["Content-Type"] == "application/json" for _, headers, _ in http_server.requests)
 
     # e-mail: payments' leads get payments' two, the default recipients the other three; logged in with the account
@@ -545,7 +545,7 @@ def test_findings_and_breaches_are_warn_checks_with_sentence_and_figures(warehou
     metadata = {k: v.value for k, v in budgets.metadata.items()}
     assert metadata["over"] == 1 and metadata["watch"] == 0  # search is back on track on its latest day
     assert metadata["top_sentence"].startswith("checkout-assistant is over its monthly budget")
-    assert metadata["top_pct_of_budget"] == 104.0
+    assert metadata["top_pct_of_budget"] == 1.04
 
     # a day without findings and with every budget on track: both pass
     quiet = DAY - dt.timedelta(days=20)
