@@ -5,7 +5,8 @@ A `user_actor` record per user and day with any Claude Code event that day (the 
 the contractor the directory does not know):
 
 * `num_sessions`: distinct `session.id`s with an event on the day (a session running past midnight, like Friday's
-  overnight agent, counts on both days), `terminal_type` the user's terminal, as in the telemetry;
+  late session or the forgotten agent that runs into Sunday, counts on every day it touches), `terminal_type` the
+  user's terminal, as in the telemetry;
 * `model_breakdown`: per model, the day's `api_request` events summed: `input_tokens`, `output_tokens`,
   `cache_read_tokens`, `cache_creation_tokens`, and `cost_usd` as **cents** (a JSON number, to 1e-5 cents);
 * lines of code, commits, pull requests and tool actions (accepted / rejected) are not in the telemetry: they are
@@ -28,7 +29,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ingestion.demo.generator import DemoWorld
-from ingestion.demo.telemetry import DAY_MS, SONNET, DemoTelemetry, claude_cost, day_start_ms, demo_telemetry
+from ingestion.demo.telemetry import SONNET, DemoTelemetry, claude_cost, demo_telemetry
 
 CENT_PLACES = Decimal("0.00001")
 CI_TERMINAL = "non-interactive"
@@ -64,26 +65,22 @@ class DemoClaudeCodeAnalytics:
 
     def _telemetry_day(self, day: dt.date) -> dict[str, dict[str, Any]]:
         """Per user: the terminal, session ids, request count and per-model sums of the events on `day` (UTC)."""
-        lo, hi = day_start_ms(day), day_start_ms(day) + DAY_MS
         users: dict[str, dict[str, Any]] = {}
-        for started in (day - dt.timedelta(days=1), day):  # a session that started yesterday may run into today
-            for user, events in self.telemetry.sessions(started):
-                for event in events:
-                    if not lo <= event["time_ms"] < hi:
-                        continue
-                    attrs = event["attributes"]
-                    acc = users.setdefault(user.email, {"index": user.index, "terminal": user.terminal,
-                                                        "sessions": set(), "requests": 0, "models": {}})
-                    acc["sessions"].add(attrs["session.id"])
-                    if event["name"] != "api_request":
-                        continue
-                    acc["requests"] += 1
-                    m = acc["models"].setdefault(attrs["model"], [0, 0, 0, 0, Decimal(0)])
-                    m[0] += attrs["input_tokens"]
-                    m[1] += attrs["output_tokens"]
-                    m[2] += attrs["cache_read_tokens"]
-                    m[3] += attrs["cache_creation_tokens"]
-                    m[4] += Decimal(repr(attrs["cost_usd"]))
+        # every event of the day, whenever its session started (an agent left running may reach into Sunday)
+        for user, event in self.telemetry.events_on(day):
+            attrs = event["attributes"]
+            acc = users.setdefault(user.email, {"index": user.index, "terminal": user.terminal,
+                                                "sessions": set(), "requests": 0, "models": {}})
+            acc["sessions"].add(attrs["session.id"])
+            if event["name"] != "api_request":
+                continue
+            acc["requests"] += 1
+            m = acc["models"].setdefault(attrs["model"], [0, 0, 0, 0, Decimal(0)])
+            m[0] += attrs["input_tokens"]
+            m[1] += attrs["output_tokens"]
+            m[2] += attrs["cache_read_tokens"]
+            m[3] += attrs["cache_creation_tokens"]
+            m[4] += Decimal(repr(attrs["cost_usd"]))
         return users
 
     def _record(self, day: dt.date, actor: dict[str, str], terminal: str, core: dict[str, Any],

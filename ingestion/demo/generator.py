@@ -8,7 +8,9 @@ tests against ground truth possible.
 What it plants on purpose: power users (log-normal weights, top fifth also on premium models), weekends, cache
 reads and writes, a batch workload, long-context requests, a model no price list knows, and identifiers missing
 from the directory (an unknown key, the default workspace, an unknown OpenAI project and user) so that
-allocation has to say `unallocated` somewhere.
+allocation has to say `unallocated` somewhere. And one anomaly (the others are in the Claude Code telemetry; all
+in `ingestion/demo/scenarios.py`): the silent model upgrade, a project's service key whose Sonnet traffic goes to
+Opus from a known day (same requests and tokens, drawn as before; only the model changes, and so its cost).
 
 Bills are priced with the demo's own price sheet below (public list prices, written out by hand): the warehouse
 prices usage independently from `genai-prices`, so list vs billed comparisons are meaningful.
@@ -25,6 +27,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ingestion.demo.org import provider_id
+from ingestion.demo.scenarios import UPGRADE_FROM_MODEL, UPGRADE_TO_MODEL, scenario_days, upgraded_key
 from ingestion.org_directory import OrgDirectory
 
 # USD per million tokens: input, output, cache write 5m, cache write 1h, cache read
@@ -122,6 +125,11 @@ class DemoWorld:
         self._openai = self._openai_combos()
         self._anthropic_arrays = self._anthropic.arrays()
         self._openai_arrays = self._openai.arrays()
+        # the silent model upgrade: from this day, the key's Sonnet combo is served (and billed) as Opus
+        key = upgraded_key(org)
+        self.model_upgrade_day = scenario_days(self.today).model_upgrade
+        self._upgraded = {i for i, d in enumerate(self._anthropic.dims)
+                          if key is not None and d["api_key_id"] == key.id and d["model"] == UPGRADE_FROM_MODEL}
 
     # ----------------------------------------------------------------------------------------------- combos
     def _anthropic_combos(self) -> _Combos:
@@ -225,10 +233,12 @@ class DemoWorld:
         if not self.has_data(day):
             return ()
         d = self._draw(1, self._anthropic_arrays, day)
+        upgraded = self._upgraded if day >= self.model_upgrade_day else set()
         rows = []
         for i in np.flatnonzero(d["requests"] > 0):
             rows.append({
                 **self._anthropic.dims[i],
+                **({"model": UPGRADE_TO_MODEL} if i in upgraded else {}),
                 "uncached_input_tokens": int(d["uncached"][i]),
                 "cache_creation": {"ephemeral_5m_input_tokens": int(d["cache_5m"][i]),
                                    "ephemeral_1h_input_tokens": int(d["cache_1h"][i])},

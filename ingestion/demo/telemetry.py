@@ -7,8 +7,13 @@ Agent telemetry, as an OpenTelemetry collector's file exporter writes it (one OT
   know). A session is several turns (`user_prompt`, one or more `api_request`s, some `tool_result`s); its context
   grows turn by turn (cache reads grow, then a `compact` request shrinks them), some sessions hit an overloaded API
   (`api_error` attempts, then the request), power users sometimes try a model no price list knows, and on Fridays
-  one power user leaves an agent running overnight (into Saturday: those events are in Friday's file). Numbers are
-  sent as strings, as Claude Code does; `event.sequence` as an OTLP `intValue`.
+  one power user works late (a short session from about 22:00 into Saturday: those events are in Friday's file).
+  Three planted anomalies (days and people from `ingestion/demo/scenarios.py`): on one Friday that power user's
+  session is the forgotten agent (Opus, Friday 17:30 into Sunday afternoon, ~45 hours; all in Friday's file); one
+  session never compacts (the context-bloat session); one re-sends the same request 150 times in under 10 minutes,
+  then retries through the rate limit (the runaway retry workflow). Numbers are sent as strings, as Claude Code
+  does; `event.sequence` as an OTLP `intValue`. A request whose prompt is above 200k tokens is priced at the
+  model's long-context tier (only the context-bloat session gets there).
 * An in-house pull-request review agent's GenAI spans (`pr-review-agent/traces-<day>.jsonl`): per project, reviews
   with an `invoke_agent` span (the whole review's usage) over `chat` spans (one model call each), with the GenAI
   semantic conventions' attributes (`gen_ai.usage.input_tokens` includes cached tokens), no cost.
@@ -39,7 +44,8 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ingestion.demo.generator import ANTHROPIC_PRICES, DemoWorld
+from ingestion.demo.generator import ANTHROPIC_LONG_CONTEXT, ANTHROPIC_PRICES, DemoWorld
+from ingestion.demo.scenarios import CONTEXT_BLOAT, FORGOTTEN_AGENT, RUNAWAY_RETRIES, scenario_days, scenario_users
 
 UTC = dt.timezone.utc
 DAY_MS = 86_400_000
@@ -49,6 +55,12 @@ SONNET, OPUS, HAIKU = "claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", 
 UNKNOWN_MODEL = "claude-nebula-preview"  # in no public price list; Claude Code still reports its cost
 SYSTEM_PROMPT_TOKENS = 14_000  # tools + system prompt, cached on a session's first request
 COMPACT_AT, COMPACT_TO = 150_000, 24_000
+LONG_CONTEXT_ABOVE = 200_000  # prompt tokens above which a request is priced at the long-context tier
+MAX_SESSION_DAYS = 2  # a session runs into at most the second day after its start (the forgotten agent's Sunday)
+# the planted scenarios' shapes (see ingestion/demo/scenarios.py)
+FORGOTTEN_AGENT_TURNS = 480
+BLOAT_TURNS = 22
+RETRY_STORM_REQUESTS, RETRY_STORM_ERRORS = 150, 8
 RECORDS_PER_LINE = 20  # the collector batches records: one export (one line) holds up to this many
 REVIEW_MODELS = {"data-science": ("openai", "gpt-5-mini-2025-08-07", "gpt-5-mini")}
 REVIEW_DEFAULT = ("anthropic", SONNET, "claude-sonnet-4-5")
@@ -79,9 +91,12 @@ def day_start_ms(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days * DAY_MS
 
 
-def claude_cost(model: str, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> float:
-    """What Claude Code reports as `cost_usd` (a float): list prices, 5-minute cache writes."""
-    p_in, p_out, p_5m, _, p_read = ANTHROPIC_PRICES[model]
+def claude_cost(model: str, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int,
+                long_context: bool = False) -> float:
+    """What Claude Code reports as `cost_usd` (a float): list prices, 5-minute cache writes; with `long_context`
+    (one request whose prompt is above 200k tokens) the model's long-context prices where it has them."""
+    prices = ANTHROPIC_LONG_CONTEXT if long_context and model in ANTHROPIC_LONG_CONTEXT else ANTHROPIC_PRICES
+    p_in, p_out, p_5m, _, p_read = prices[model]
     return (input_tokens * p_in + output_tokens * p_out + cache_write * p_5m + cache_read * p_read) / 1e6
 
 
@@ -123,6 +138,12 @@ class DemoTelemetry:
                      ("vscode", "iTerm.app", "ghostty")[_stable("term", email) % 3])
             for i, (email, team, power, weight) in enumerate(users))
         self.overnight_user = next((u for u in self.users if u.power), self.users[0])
+        # the planted scenarios: their days and people come from ingestion/demo/scenarios.py
+        when = scenario_days(self.today)
+        self._planted_days = {FORGOTTEN_AGENT: when.forgotten_agent, CONTEXT_BLOAT: when.context_bloat,
+                              RUNAWAY_RETRIES: when.retry_storm}
+        self._planted_users = scenario_users(self.users)
+        self._planted_users[FORGOTTEN_AGENT] = self.overnight_user
 
     def has_data(self, day: dt.date) -> bool:
         return day < self.today
@@ -145,83 +166,134 @@ class DemoTelemetry:
                 unlucky = rng.random() < 0.08
                 retry = unlucky or (s == 0 and user.index % 4 == day.toordinal() % 4)
                 out.append((user, self._session(rng, user, start, turns, retry, gap_ms=(20_000, 480_000))))
-            if day.weekday() == 4 and user is self.overnight_user:  # Friday: an agent left running overnight
-                rng = np.random.default_rng([self.seed, 52, day.toordinal()])
-                start = day_start_ms(day) + 17 * 3_600_000 + 30 * 60_000
-                out.append((user, self._session(rng, user, start, 48, False, gap_ms=(840_000, 960_000),
-                                                 requests_per_turn=1)))
+            if day.weekday() == 4 and user is self.overnight_user:  # Friday: a late session, or the forgotten agent
+                out.append((user, self.friday_evening_session(day)))
+        for name, planted_day in self._planted_days.items():
+            if day == planted_day and name != FORGOTTEN_AGENT and self._planted_users.get(name) is not None:
+                out.append((self._planted_users[name], self._planted_session(name, day)))
         out.sort(key=lambda s: s[1][0]["time_ms"])
         return tuple(out)
 
+    def friday_evening_session(self, friday: dt.date) -> tuple[dict[str, Any], ...]:
+        """The overnight user's Friday evening session (records). On most Fridays a short late one: from about 22:00,
+        12 turns a quarter of an hour apart, into Saturday around 01:00 (overnight, but under 4 hours). On the planted
+        Friday (`scenarios.scenario_days`), the forgotten agent: an Opus agent from 17:30 into Sunday afternoon."""
+        user = self.overnight_user
+        if friday == self._planted_days[FORGOTTEN_AGENT]:
+            return self._planted_session(FORGOTTEN_AGENT, friday)
+        rng = np.random.default_rng([self.seed, 52, friday.toordinal()])
+        start = day_start_ms(friday) + 22 * 3_600_000 + int(rng.integers(0, 30 * 60_000))
+        return self._session(rng, user, start, 12, False, gap_ms=(840_000, 960_000), requests_per_turn=1)
+
+    @lru_cache(maxsize=8)
+    def _planted_session(self, name: str, day: dt.date) -> tuple[dict[str, Any], ...]:
+        user = self.overnight_user if name == FORGOTTEN_AGENT else self._planted_users[name]
+        rng = np.random.default_rng([self.seed, 56, day.toordinal(), sorted(self._planted_days).index(name)])
+        if name == FORGOTTEN_AGENT:  # Friday 17:30, one request a turn every 4 to 7 minutes, for ~45 hours
+            start = day_start_ms(day) + 17 * 3_600_000 + 30 * 60_000
+            return self._session(rng, user, start, FORGOTTEN_AGENT_TURNS, False, gap_ms=(240_000, 420_000),
+                                 requests_per_turn=1, model=OPUS)
+        start = day_start_ms(day) + int(rng.integers(10 * 3_600_000, 15 * 3_600_000))
+        if name == CONTEXT_BLOAT:
+            return self._bloat_session(rng, user, start)
+        return self._retry_storm_session(rng, user, start)
+
+    def planted_sessions(self) -> dict[str, tuple[CodeUser, tuple[dict[str, Any], ...]]]:
+        """The planted scenarios' sessions: scenario name -> (user, records); only those before `today`."""
+        out = {}
+        for name, day in self._planted_days.items():
+            user = self.overnight_user if name == FORGOTTEN_AGENT else self._planted_users.get(name)
+            if user is not None and self.has_data(day):
+                out[name] = (user, self.friday_evening_session(day) if name == FORGOTTEN_AGENT
+                             else self._planted_session(name, day))
+        return out
+
     def _session(self, rng: np.random.Generator, user: CodeUser, start: int, turns: int, retry: bool,
-                 gap_ms: tuple[int, int], requests_per_turn: Optional[int] = None) -> tuple[dict[str, Any], ...]:
-        session_id = _uuid(rng)
-        model = OPUS if user.power and rng.random() < 0.4 else SONNET
-        if user.power and rng.random() < 0.05:
-            model = UNKNOWN_MODEL
-        base = {"user.id": user.install_id, "session.id": session_id, "organization.id": self.organization_id,
-                "user.email": user.email, "user.account_uuid": user.account_uuid, "terminal.type": user.terminal}
-        records: list[dict[str, Any]] = []
-        t = start
+                 gap_ms: tuple[int, int], requests_per_turn: Optional[int] = None,
+                 model: Optional[str] = None) -> tuple[dict[str, Any], ...]:
+        w = _SessionWriter(self, rng, user, start)
+        if model is None:
+            model = OPUS if user.power and rng.random() < 0.4 else SONNET
+            if user.power and rng.random() < 0.05:
+                model = UNKNOWN_MODEL
         context = 0
         retry_at = int(rng.integers(0, turns)) if retry else -1
-
-        def emit(name: str, attrs: dict[str, Any]) -> None:
-            records.append({"time_ms": t, "name": name,
-                            "attributes": {**base, "event.name": name, "event.timestamp": _iso_ms(t),
-                                           "event.sequence": len(records), **attrs}})
-
-        def request(prompt_id: str, model_: str, input_tokens: int, output_tokens: int, cache_read: int,
-                    cache_write: int, query_source: str) -> None:
-            nonlocal t
-            duration = int(900 + output_tokens * 22 + rng.integers(0, 1500))
-            t += duration
-            emit("api_request", {
-                "prompt.id": prompt_id, "model": model_, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                "cache_read_tokens": cache_read, "cache_creation_tokens": cache_write,
-                "cost_usd": claude_cost(model_, input_tokens, output_tokens, cache_read, cache_write),
-                "duration_ms": duration, "request_id": "req_011" + _hex(rng, 20), "speed": "normal",
-                "query_source": query_source})
-
         for turn in range(turns):
-            prompt_id = _uuid(rng)
-            emit("user_prompt", {"prompt.id": prompt_id, "prompt_length": int(rng.integers(20, 1200))})
-            t += int(rng.integers(200, 2_000))
+            prompt_id = w.prompt(20, 1200)
             for r in range(requests_per_turn or 1 + int(rng.poisson(1.5))):
                 if turn == retry_at and r == 0:
                     for attempt in (1, 2):  # the API is overloaded twice, then answers
-                        duration = int(rng.integers(300, 1500))
-                        t += duration
-                        emit("api_error", {"prompt.id": prompt_id, "model": model, "error": "Overloaded",
-                                           "status_code": 529, "attempt": attempt, "duration_ms": duration})
-                        t += 1000 * attempt
+                        w.error(prompt_id, model, "Overloaded", 529, attempt, int(rng.integers(300, 1500)))
+                        w.t += 1000 * attempt
                 fresh = int(SYSTEM_PROMPT_TOKENS if context == 0 else rng.lognormal(7.0, 0.8))
                 output_tokens = max(1, int(rng.lognormal(5.6, 0.7)))
                 input_tokens = int(rng.integers(2, 60))
-                request(prompt_id, model, input_tokens, output_tokens, context, fresh, "repl_main_thread")
+                w.request(prompt_id, model, input_tokens, output_tokens, context, fresh, "repl_main_thread")
                 context += fresh + input_tokens + output_tokens
                 if rng.random() < 0.25:
-                    tool_ms = int(rng.integers(50, 20_000))
-                    t += tool_ms
-                    emit("tool_result", {"prompt.id": prompt_id,
-                                         "tool_name": ("Bash", "Edit", "Read", "Grep")[int(rng.integers(0, 4))],
-                                         "success": True, "duration_ms": tool_ms})
+                    w.tool_result(prompt_id)
                 if rng.random() < 0.2:  # a quick auxiliary call on the small model
-                    request(prompt_id, HAIKU, int(rng.integers(200, 900)), int(rng.integers(10, 80)), 0, 0,
-                            "auxiliary")
+                    w.request(prompt_id, HAIKU, int(rng.integers(200, 900)), int(rng.integers(10, 80)), 0, 0,
+                              "auxiliary")
                 if context > COMPACT_AT:  # the context is summarised: the next requests read much less
-                    request(prompt_id, model, int(rng.integers(2, 20)), int(rng.integers(1500, 4000)), context, 0,
-                            "compact")
+                    w.request(prompt_id, model, int(rng.integers(2, 20)), int(rng.integers(1500, 4000)), context, 0,
+                              "compact")
                     context = COMPACT_TO
-            t += int(rng.integers(*gap_ms))
-        return tuple(records)
+            w.t += int(rng.integers(*gap_ms))
+        return tuple(w.records)
+
+    def _bloat_session(self, rng: np.random.Generator, user: CodeUser, start: int) -> tuple[dict[str, Any], ...]:
+        """Nobody compacts: a short first question, then turn after turn that reads files and logs in full (12k to
+        16k new tokens a request, two requests a turn) into a Sonnet session with the 1M context window, until the
+        last turns read ~600k tokens each."""
+        w = _SessionWriter(self, rng, user, start)
+        context = 0
+        for turn in range(BLOAT_TURNS):
+            prompt_id = w.prompt(*((40, 400) if turn == 0 else (300, 3000)))
+            for _ in range(1 if turn == 0 else 2):
+                fresh = SYSTEM_PROMPT_TOKENS if context == 0 else int(rng.integers(12_000, 16_000))
+                input_tokens, output_tokens = int(rng.integers(2, 60)), max(1, int(rng.lognormal(5.6, 0.5)))
+                w.request(prompt_id, SONNET, input_tokens, output_tokens, context, fresh, "repl_main_thread")
+                context += fresh + input_tokens + output_tokens
+                w.tool_result(prompt_id, "Read")
+            w.t += int(rng.integers(60_000, 300_000))
+        return tuple(w.records)
+
+    def _retry_storm_session(self, rng: np.random.Generator, user: CodeUser,
+                             start: int) -> tuple[dict[str, Any], ...]:
+        """A workflow's retry wrapper re-sends the same request: one prompt, then 150 near-identical requests (the
+        same ~1,840 uncached and ~24,300 cached input tokens, each within 0.5%) about 3.5 s apart, then the rate
+        limit: 8 `api_error`s (429) with growing back-off, one last answer, and the session stops."""
+        w = _SessionWriter(self, rng, user, start)
+        prompt_id = w.prompt(100, 300)
+        uncached, cached = 1_840, 24_300
+        for i in range(RETRY_STORM_REQUESTS):
+            input_tokens = int(uncached * rng.uniform(0.995, 1.005))
+            cache_read = 0 if i == 0 else int(cached * rng.uniform(0.997, 1.003))
+            cache_write = cached if i == 0 else 0
+            w.request(prompt_id, SONNET, input_tokens, int(rng.integers(30, 70)), cache_read, cache_write,
+                      "repl_main_thread")
+            w.t += int(rng.integers(300, 900))
+        for attempt in range(1, RETRY_STORM_ERRORS + 1):
+            w.error(prompt_id, SONNET, "Rate limited", 429, attempt, int(rng.integers(80, 400)))
+            w.t += 1000 * min(2 ** attempt, 32)
+        w.request(prompt_id, SONNET, int(uncached * rng.uniform(0.995, 1.005)), int(rng.integers(30, 70)),
+                  int(cached * rng.uniform(0.997, 1.003)), 0, "repl_main_thread")
+        return tuple(w.records)
+
+    def _started_around(self, day: dt.date) -> list[tuple[CodeUser, tuple[dict[str, Any], ...]]]:
+        """Sessions that may have events on `day`: those started on it or up to MAX_SESSION_DAYS before."""
+        return [s for back in range(MAX_SESSION_DAYS, -1, -1) for s in self.sessions(day - dt.timedelta(days=back))]
+
+    def events_on(self, day: dt.date) -> list[tuple[CodeUser, dict[str, Any]]]:
+        """Every Claude Code record that happened on `day` (UTC), from any session: (user, record)."""
+        lo, hi = day_start_ms(day), day_start_ms(day) + DAY_MS
+        return [(user, r) for user, records in self._started_around(day) for r in records if lo <= r["time_ms"] < hi]
 
     def claude_code_requests(self, day: dt.date) -> list[dict[str, Any]]:
         """The `api_request` and `api_error` records that happened on `day` (UTC), from any file."""
-        lo, hi = day_start_ms(day), day_start_ms(day) + DAY_MS
-        return [{"user_email": user.email, **r} for d in (day - dt.timedelta(days=1), day)
-                for user, records in self.sessions(d) for r in records
-                if r["name"] in ("api_request", "api_error") and lo <= r["time_ms"] < hi]
+        return [{"user_email": user.email, **r} for user, r in self.events_on(day)
+                if r["name"] in ("api_request", "api_error")]
 
     def render_claude_code(self, day: dt.date) -> bytes:
         """The day's sessions as OTLP JSON lines (one collector export per line)."""
@@ -350,6 +422,53 @@ class DemoTelemetry:
                 if content and write_if_changed(path, content):
                     written.append(path)
         return written
+
+
+class _SessionWriter:
+    """Writes one Claude Code session's records, advancing its clock (`t`, ms) as the events happen."""
+
+    def __init__(self, telemetry: DemoTelemetry, rng: np.random.Generator, user: CodeUser, start: int) -> None:
+        self.rng = rng
+        self.t = start
+        self.records: list[dict[str, Any]] = []
+        self.base = {"user.id": user.install_id, "session.id": _uuid(rng), "organization.id": telemetry.organization_id,
+                     "user.email": user.email, "user.account_uuid": user.account_uuid, "terminal.type": user.terminal}
+
+    def emit(self, name: str, attrs: dict[str, Any]) -> None:
+        self.records.append({"time_ms": self.t, "name": name,
+                             "attributes": {**self.base, "event.name": name, "event.timestamp": _iso_ms(self.t),
+                                            "event.sequence": len(self.records), **attrs}})
+
+    def prompt(self, shortest: int, longest: int) -> str:
+        """A `user_prompt` of a length drawn in [shortest, longest); returns its prompt id."""
+        prompt_id = _uuid(self.rng)
+        self.emit("user_prompt", {"prompt.id": prompt_id, "prompt_length": int(self.rng.integers(shortest, longest))})
+        self.t += int(self.rng.integers(200, 2_000))
+        return prompt_id
+
+    def request(self, prompt_id: str, model: str, input_tokens: int, output_tokens: int, cache_read: int,
+                cache_write: int, query_source: str) -> None:
+        duration = int(900 + output_tokens * 22 + self.rng.integers(0, 1500))
+        self.t += duration
+        long_context = input_tokens + cache_read + cache_write > LONG_CONTEXT_ABOVE
+        self.emit("api_request", {
+            "prompt.id": prompt_id, "model": model, "input_tokens": input_tokens, "output_tokens": output_tokens,
+            "cache_read_tokens": cache_read, "cache_creation_tokens": cache_write,
+            "cost_usd": claude_cost(model, input_tokens, output_tokens, cache_read, cache_write, long_context),
+            "duration_ms": duration, "request_id": "req_011" + _hex(self.rng, 20), "speed": "normal",
+            "query_source": query_source})
+
+    def error(self, prompt_id: str, model: str, error: str, status: int, attempt: int, duration: int) -> None:
+        self.t += duration
+        self.emit("api_error", {"prompt.id": prompt_id, "model": model, "error": error, "status_code": status,
+                                "attempt": attempt, "duration_ms": duration})
+
+    def tool_result(self, prompt_id: str, tool: Optional[str] = None) -> None:
+        tool_ms = int(self.rng.integers(50, 20_000))
+        self.t += tool_ms
+        self.emit("tool_result", {"prompt.id": prompt_id,
+                                  "tool_name": tool or ("Bash", "Edit", "Read", "Grep")[int(self.rng.integers(0, 4))],
+                                  "success": True, "duration_ms": tool_ms})
 
 
 def _attributes(values: dict[str, Any], numbers_as_strings: bool = False, ints: Iterable[str] = ()) -> list[dict]:
