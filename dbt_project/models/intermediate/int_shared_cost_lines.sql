@@ -106,6 +106,38 @@ shares as (
         on team_spend.usage_date = cost_days.usage_date
         and team_spend.team_id = participants.team_id
 
+),
+
+rounded as (
+
+    -- each share rounded to the money type; the rounding remainder goes to the first participant (by team id), so
+    -- the shares of a cost-day add up exactly to its daily amount, whatever the split
+    select
+        shares.*,
+        {{ money(
+            "case
+                when split_rule = 'weights' then day_amount * weight / total_weight
+                when split_rule = 'proportional' and total_billed_cost > 0
+                    then day_amount * team_billed_cost / total_billed_cost
+                else day_amount / participant_count
+            end"
+        ) }} as share_amount,
+        row_number() over (partition by fixed_cost_id, usage_date order by team_id) as participant_rank
+    from shares
+
+),
+
+balanced as (
+
+    select
+        rounded.*,
+        case
+            when participant_rank = 1
+                then share_amount + day_amount - sum(share_amount) over (partition by fixed_cost_id, usage_date)
+            else share_amount
+        end as billed_share
+    from rounded
+
 )
 
 select
@@ -129,14 +161,7 @@ select
     cast(null as {{ type_money() }}) as list_cost,
     true as is_priced,
     cast(null as {{ dbt.type_string() }}) as price_version,
-    {{ money(
-        "case
-            when split_rule = 'weights' then day_amount * weight / total_weight
-            when split_rule = 'proportional' and total_billed_cost > 0
-                then day_amount * team_billed_cost / total_billed_cost
-            else day_amount / participant_count
-        end"
-    ) }} as billed_cost,
+    {{ money('billed_share') }} as billed_cost,
     true as is_billed_without_usage,
     {{ dbt.concat(["'pool:'", 'fixed_cost_id']) }} as principal_id,
     'shared' as principal_type,
@@ -146,4 +171,4 @@ select
     coalesce(environment, 'unknown') as environment,
     'shared' as use_case,
     {{ dbt.concat(["'shared_'", 'split_rule']) }} as allocation_rule
-from shares
+from balanced

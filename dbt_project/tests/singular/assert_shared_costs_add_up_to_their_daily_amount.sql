@@ -1,5 +1,5 @@
--- Each shared cost's team shares of a day add up to its daily amount (usd_per_month / the month's days), whatever
--- the split rule: nothing of a shared cost is lost or charged twice. Returns the cost-days that do not.
+-- Each shared cost's team shares of a day add up to its daily amount (usd_per_month / the month's days, at the money
+-- type's 9 places), whatever the split rule: nothing of a shared cost is lost or charged twice. Returns the cost-days that do not.
 with
 
 shares as (
@@ -24,4 +24,4 @@ where abs(
     - costs.usd_per_month / {{ dbt.datediff(dbt.date_trunc('month', 'shares.usage_date'),
                                             dbt.dateadd('month', 1, dbt.date_trunc('month', 'shares.usage_date')),
                                             'day') }}
-) > 0.000001
+) > 0.000000001
