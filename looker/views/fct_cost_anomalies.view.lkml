@@ -7,7 +7,7 @@ view: fct_cost_anomalies {
   dimension: finding_period_id {
     primary_key: yes
     label: "Finding Period ID"
-    description: "Primary key - finding_id, '@' and period_start (one row per flagged period of a finding)."
+    description: "Primary key - finding_id, '|' and period_start (one row per flagged period of a finding)."
     type: string
     sql: ${TABLE}.finding_period_id ;;
   }

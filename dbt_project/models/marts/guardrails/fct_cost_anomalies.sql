@@ -53,7 +53,7 @@ figured as (
 )
 
 select
-    {{ dbt.concat(['finding_id', "'@'", date_text('period_start')]) }} as finding_period_id,
+    {{ dbt.concat(['finding_id', "'|'", date_text('period_start')]) }} as finding_period_id,
     finding_id,
     rule,
     entity_type,
