@@ -10,6 +10,12 @@ MARTS = [
     ("marts.fct_ai_usage_daily", "the allocated ledger: day x provider x model x person/service x team x project x token type"),
     ("marts.fct_team_spend_daily", "spend per team per day (billed and list), for finance"),
     ("marts.fct_allocation_coverage_daily", "share of billed spend with an owning team, per provider per day"),
+    ("marts.fct_ai_spend_by_period", "the finance table: day/week/month x team x tool x model family/tier x use case"),
+    ("marts.fct_cost_reconciliation_daily", "each provider's bill vs the ledger and vs list prices, per day"),
+    ("marts.fct_agent_sessions", "one row per coding-agent session (activity and cost at list price)"),
+    ("marts.fct_cost_anomalies / fct_budget_status", "findings in plain sentences; budgets on track, watch or over"),
+    ("marts.fct_recommendations", "idle seats, premium models on small work, cache and context savings"),
+    ("marts.fct_cloud_and_ai_cost_daily", "cloud FOCUS exports and the AI ledger in one view"),
     ("marts.dim_teams / dim_projects / dim_people / dim_models", "the dimensions"),
 ]
 
