@@ -28,6 +28,28 @@ from ingestion.demo.server import DEMO_API_KEY, AnthropicDemoAdapter, OpenAIDemo
 from ingestion.org_directory import DEMO_ORG_DIRECTORY, load_org_directory  # noqa: E402
 from ingestion.settings import ProviderConnection  # noqa: E402
 
+# The suite runs on two processes (pytest-xdist, one test file per process at a time). The slow files go first so
+# the two processes finish close together; everything else fills in behind them.
+SLOW_FILES_FIRST = ("test_end_to_end.py", "test_planted_anomalies.py", "test_crash_safety.py", "test_postgres.py")
+
+
+def pytest_configure(config) -> None:
+    """Parse the dbt project once, before any worker starts: two workers parsing into the same target/ at once would
+    race (the controller has no `workerinput`; each worker then finds the manifest fresh)."""
+    if not hasattr(config, "workerinput"):
+        from orchestration.resources import ensure_dbt_manifest
+
+        ensure_dbt_manifest()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    def rank(item) -> int:
+        name = item.path.name
+        return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each file is kept
+
+
 TODAY = dt.date(2026, 11, 20)
 TEST_URLS = {"anthropic": "https://anthropic.test", "openai": "https://openai.test/v1",
              "github": "https://github.test/api/v3", "jira": "https://jira.test"}
