@@ -63,13 +63,22 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="M")
     parser.add_argument("--developers", type=int, help="overrides the size's developers")
     parser.add_argument("--days", type=int, help="overrides the size's days")
-    parser.add_argument("--sources", default="anthropic,openai,cursor,github,jira",
+    parser.add_argument("--sources", default="anthropic,openai,cursor,copilot,github,jira",
                         help="sources ingested over the whole period; the others land empty tables (so dbt builds)")
+    parser.add_argument("--events", choices=("columnar", "api"), default=None,
+                        help="how a year of Cursor per-request events lands: generated as Arrow columns and loaded by "
+                             "dlt (default for M and L) or served one JSON event at a time through the demo API "
+                             "(default for S)")
+    parser.add_argument("--rate-scale", type=float, default=None,
+                        help="multiplies each Cursor member's daily calls in the columnar events (L: 1.5, so a year "
+                             "holds 100M+ events)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary warehouse")
     args = parser.parse_args()
     size_developers, size_days = SIZES[args.size]
     args.developers = args.developers or size_developers
     args.days = args.days or size_days
+    args.events = args.events or ("api" if args.size == "S" else "columnar")
+    args.rate_scale = args.rate_scale or (1.5 if args.size == "L" else 1.0)
     label = args.size if (args.developers, args.days) == SIZES[args.size] else f"{args.developers}x{args.days}"
 
     work = Path(tempfile.mkdtemp(prefix="finops-bench-"))
@@ -85,8 +94,11 @@ def main() -> None:
         "RUNTIME__LOG_LEVEL": "ERROR",
     })
 
+    from ingestion.agent_telemetry import agent_telemetry_source
     from ingestion.anthropic import anthropic_source
+    from ingestion.copilot import copilot_source
     from ingestion.cursor import cursor_source
+    from ingestion.focus_files import focus_files_source
     from ingestion.github import github_source
     from ingestion.jira import jira_source
     from ingestion.openai import openai_source
@@ -99,9 +111,14 @@ def main() -> None:
     warehouse = Warehouse.from_env()
     # usage reports (daily buckets, JSON) and per-request events (Cursor), each through its real client
     # and engineering output (GitHub, Jira), which unit economics needs
+    # file sources (agent telemetry, FOCUS exports): measured on their own in tests/docs; here they land the demo's
+    # files for the last day only, so dbt has every table it reads
     PROVIDERS = (("anthropic", anthropic_source, "raw_anthropic"), ("openai", openai_source, "raw_openai"),
-                 ("cursor", cursor_source, "raw_cursor"), ("github", github_source, "raw_github"),
-                 ("jira", jira_source, "raw_jira"))
+                 ("cursor", cursor_source, "raw_cursor"), ("copilot", copilot_source, "raw_copilot"),
+                 ("github", github_source, "raw_github"), ("jira", jira_source, "raw_jira"),
+                 ("agent_telemetry", agent_telemetry_source, "raw_agent_telemetry"),
+                 ("focus_files", lambda start_date, end_date, lookback_days: focus_files_source(
+                     lookback_days=lookback_days), "raw_focus_files"))
     today = dt.datetime.now(dt.timezone.utc).date()
     end = today - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days)
@@ -125,10 +142,34 @@ def main() -> None:
         load(provider, dataset, make(start_date=end.isoformat(), end_date=end.isoformat(), lookback_days=0))
         print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
     PROVIDERS = tuple(p for p in PROVIDERS if p[0] in measured)
+    def sources(provider: str, make, first: dt.date, stop: dt.date, lookback: int) -> tuple[object, object]:
+        """The provider's source for [first - lookback, stop), and for Cursor in columnar mode the per-request
+        events apart (bench/columnar.py): members, daily usage and spend still come through the API."""
+        source = make(start_date=first.isoformat(), end_date=stop.isoformat(), lookback_days=lookback)
+        if provider != "cursor" or args.events != "columnar":
+            return source, None
+        from bench.columnar import columnar_cursor_events
+        from ingestion.demo.cursor import cursor_team
+        from ingestion.settings import demo_world
+
+        events = columnar_cursor_events(cursor_team(demo_world()), (first - dt.timedelta(days=lookback)).isoformat(),
+                                        stop.isoformat(), args.rate_scale)
+        return source.with_resources("team_members", "daily_usage", "spend"), events
+
+    measures = []  # (label, results key) of each ingestion measured, in order
     for provider, make, dataset in PROVIDERS:
-        rows, seconds = load(provider, dataset, make(start_date=start.isoformat(), end_date=end.isoformat(),
-                                                      lookback_days=0))
+        source, events = sources(provider, make, start, end, 0)
+        if events is not None:
+            rows, seconds = load(provider, dataset, events)
+            key = "ingest_cursor_events_columnar"
+            results[key] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
+            measures.append((f"cursor per-request events (numpy -> Arrow -> dlt, rate x{args.rate_scale:g})", key))
+            print(f"  ingest cursor events (columnar): {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)",
+                  flush=True)
+        rows, seconds = load(provider, dataset, source)
         results[f"ingest_{provider}"] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
+        measures.append((provider if provider != "cursor" or args.events == "api"
+                         else "cursor members, daily usage, spend (API)", f"ingest_{provider}"))
         print(f"  ingest {provider}: {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)", flush=True)
 
     dbt = [sys.executable, str(ROOT / "bench" / "peak_rss_dbt.py"), "build", "--project-dir", str(DBT_PROJECT_DIR),
@@ -169,7 +210,9 @@ def main() -> None:
     day = end - dt.timedelta(days=1)
     began = time.perf_counter()
     for provider, make, dataset in PROVIDERS:
-        load(provider, dataset, make(start_date=day.isoformat(), end_date=end.isoformat(), lookback_days=lookback_days()))
+        for source in sources(provider, make, day, end, lookback_days()):
+            if source is not None:
+                load(provider, dataset, source)
     results["daily_dlt_s"] = round(time.perf_counter() - began, 1)
     window = dbt_vars(day, end, lookback_days())
     run_dbt("--vars", json.dumps(window))
@@ -188,9 +231,8 @@ def main() -> None:
         f"| measure ({args.developers} developers x {args.days} days, {os.cpu_count()} cores, "
         f"{platform.python_version()}; sources: {', '.join(p for p, _, _ in PROVIDERS)}) | value |",
         "|---|---|",
-        *[f"| ingestion, {p}: rows, seconds, rows/s | {results[f'ingest_{p}']['rows']:,}, "
-          f"{results[f'ingest_{p}']['seconds']} s, {results[f'ingest_{p}']['rows_per_s']:,} rows/s |"
-          for p, _, _ in PROVIDERS],
+        *[f"| ingestion, {name}: rows, seconds, rows/s | {results[key]['rows']:,}, "
+          f"{results[key]['seconds']} s, {results[key]['rows_per_s']:,} rows/s |" for name, key in measures],
         f"| dbt build, full refresh (all models and tests) | {results['dbt_full_build_s']} s |",
         f"| floor: billed USD and tokens per provider per day, one DuckDB query over {results['raw_rows']:,} raw rows "
         f"| {results['floor_s']} s (full build = {results['full_build_over_floor']}x) |",
