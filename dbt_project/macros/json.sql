@@ -9,7 +9,7 @@
     {{ return(adapter.dispatch('json_object_entries')(relation, id_column, json_column)) }}
 {%- endmacro %}
 
-{#- Postgres: jsonb_each_text over the text parsed as jsonb; a value that is not an object is read as {}. -#}
+{#- Default (PostgreSQL): jsonb_each_text over the text parsed as jsonb; a value that is not an object is read as {}. -#}
 {% macro default__json_object_entries(relation, id_column, json_column) -%}
     select
         source_rows.{{ id_column }} as entry_id,
@@ -41,6 +41,55 @@
         end
     ) as entries
     where source_rows.{{ json_column }} is not null
+{%- endmacro %}
+
+{#- Snowflake: no jsonb_each; LATERAL FLATTEN over the parsed VARIANT. try_parse_json gives null for text that is not
+    JSON, and a value that is not an object is flattened as null, which gives no rows. -#}
+{% macro snowflake__json_object_entries(relation, id_column, json_column) -%}
+    select
+        source_rows.{{ id_column }} as entry_id,
+        entries.key as entry_key,
+        case
+            when is_null_value(entries.value) then null
+            when is_object(entries.value) or is_array(entries.value) then to_json(entries.value)
+            else cast(entries.value as {{ dbt.type_string() }})
+        end as entry_value
+    from {{ relation }} as source_rows,
+        lateral flatten(input => case
+            when is_object(try_parse_json(source_rows.{{ json_column }})) then try_parse_json(source_rows.{{ json_column }})
+        end) as entries
+    where source_rows.{{ json_column }} is not null
+{%- endmacro %}
+
+{#- BigQuery: not implemented. GoogleSQL has no table function that turns a JSON object into key/value rows; the
+    candidate (unnest(json_keys(parse_json(col), 1)) with a JSON subscript per key) is unverified here, so rather than
+    read tags wrongly (and allocate FOCUS costs to the wrong team) the model that needs it fails to compile. -#}
+{% macro bigquery__json_object_entries(relation, id_column, json_column) -%}
+    {%- if execute -%}
+        {{ exceptions.raise_compiler_error(
+            "json_object_entries has no BigQuery implementation, and model " ~ (model.name if model is defined else "?")
+            ~ " needs it (stg_focus_files__costs reads the FOCUS Tags JSON with it). See docs/warehouses.md.") }}
+    {%- endif -%}
+    select
+        cast(null as {{ dbt.type_string() }}) as entry_id,
+        cast(null as {{ dbt.type_string() }}) as entry_key,
+        cast(null as {{ dbt.type_string() }}) as entry_value
+    limit 0
+{%- endmacro %}
+
+{#- Spark SQL (Databricks): from_json into map<string,string> (strings unquoted, nested values as JSON text, JSON null
+    as null; text that is not a JSON object gives null), exploded into rows; exploding null gives no rows. -#}
+{% macro spark__json_object_entries(relation, id_column, json_column) -%}
+    select
+        source_rows.{{ id_column }} as entry_id,
+        entries.entry_key,
+        entries.entry_value
+    from {{ relation }} as source_rows
+        lateral view explode(from_json(source_rows.{{ json_column }}, 'map<string,string>')) entries as entry_key, entry_value
+    where source_rows.{{ json_column }} is not null
+{%- endmacro %}
+{% macro databricks__json_object_entries(relation, id_column, json_column) -%}
+    {{ spark__json_object_entries(relation, id_column, json_column) }}
 {%- endmacro %}
 
 {#- A list var that may be given as a YAML list or as comma-separated text ("team,owner"), lower-cased and trimmed. -#}

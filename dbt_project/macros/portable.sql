@@ -2,7 +2,10 @@
 
 {#- Money: one type everywhere (USD amounts, sub-cent precision kept). -#}
 {% macro type_money() -%}{{ return(adapter.dispatch('type_money')()) }}{%- endmacro %}
+{#- Snowflake (NUMBER(38, 9)) and Databricks (DECIMAL(38, 9)) take the default deliberately. -#}
 {% macro default__type_money() -%}decimal(38, 9){%- endmacro %}
+{#- BigQuery: decimal(38, 9) would be NUMERIC at its very limit (29 integer digits, scale 9); BIGNUMERIC is its exact
+    decimal with room to spare. -#}
 {% macro bigquery__type_money() -%}bignumeric{%- endmacro %}
 
 {% macro money(expr) -%}cast({{ expr }} as {{ type_money() }}){%- endmacro %}
@@ -88,12 +91,24 @@
 {% macro default__json_object(pairs) -%}
     json_strip_nulls(json_build_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
+{#- DuckDB's json_object keeps null values; a merge patch onto {} drops them (RFC 7396), as Postgres' strip does. -#}
 {% macro duckdb__json_object(pairs) -%}
-    cast(json_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}) as {{ dbt.type_string() }})
+    cast(json_merge_patch('{}', json_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}) ) as {{ dbt.type_string() }})
 {%- endmacro %}
+{#- Snowflake: object_construct leaves out pairs whose value is null; to_json makes the OBJECT text. -#}
 {% macro snowflake__json_object(pairs) -%}
     to_json(object_construct({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
+{#- BigQuery: json_object keeps SQL nulls as JSON null, so json_strip_nulls drops them; to_json_string makes it text. -#}
+{% macro bigquery__json_object(pairs) -%}
+    to_json_string(json_strip_nulls(json_object({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %})))
+{%- endmacro %}
+{#- Spark SQL (Databricks): no json_object function; to_json of a named_struct, with null fields left out (said
+    explicitly rather than relying on the session default spark.sql.jsonGenerator.ignoreNullFields). -#}
+{% macro spark__json_object(pairs) -%}
+    to_json(named_struct({% for key, expr in pairs %}'{{ key }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}), map('ignoreNullFields', 'true'))
+{%- endmacro %}
+{% macro databricks__json_object(pairs) -%}{{ spark__json_object(pairs) }}{%- endmacro %}
 
 {#- A UTC timestamp at the start of a day, from a date. -#}
 {% macro day_start(date_expr) -%}cast({{ date_expr }} as {{ dbt.type_timestamp() }}){%- endmacro %}
