@@ -28,6 +28,80 @@
     coalesce(cast(cast({{ expr }} as date) as {{ dbt.type_string() }}), 'n/a')
 {%- endmacro %}
 
+{#- What cost the most in each group - the day's top model, the week's top principal: one row per group of
+    `partition_by` (a list of `relation`'s columns) with its top `contributor`, the contributor's `measure` summed as
+    `measure_as`, and each (aggregate expression, name) of `carry`. A tie goes to the contributor that sorts first, so
+    every engine and run picks the same one. total_as: also the group's total over all its contributors (the share's
+    denominator). aggregate=false when `relation` already has one row per contributor (then `carry` holds plain
+    columns). -#}
+{% macro top_contributor(relation, partition_by, contributor, measure, measure_as, carry=[], total_as=none, aggregate=true) -%}
+    {%- set keys = partition_by | join(', ') -%}
+    {%- set ranked_measure = 'sum(' ~ measure ~ ')' if aggregate else measure -%}
+    select *
+    from (
+        select
+            {{ keys }},
+            {{ contributor }},
+            {%- for expr, name in carry %}
+            {{ expr }} as {{ name }},
+            {%- endfor %}
+            {{ ranked_measure }} as {{ measure_as }},
+            {%- if total_as %}
+            sum({{ ranked_measure }}) over (partition by {{ keys }}) as {{ total_as }},
+            {%- endif %}
+            row_number() over (partition by {{ keys }} order by {{ ranked_measure }} desc, {{ contributor }}) as contributor_rank
+        from {{ relation }}
+        {%- if aggregate %}
+        group by {{ keys }}, {{ contributor }}
+        {%- endif %}
+    ) as ranked
+    where contributor_rank = 1
+{%- endmacro %}
+
+{#- CTEs top_models and top_principals: the model and the principal (with its principal_name) that contributed the
+    most `measure` to each group, as top_contributor - the pair a finding's top_contributors usually names. `relation`
+    needs model_ref, principal_id and principal_name. -#}
+{% macro top_model_and_principal_ctes(relation, partition_by, measure, measure_as) -%}
+top_models as (
+
+    {{ top_contributor(relation, partition_by, 'model_ref', measure, measure_as) }}
+
+),
+
+top_principals as (
+
+    {{ top_contributor(
+        relation, partition_by, 'principal_id', measure, measure_as, carry=[('max(principal_name)', 'principal_name')]
+    ) }}
+
+)
+{%- endmacro %}
+
+{#- The columns of a session rule (expensive_session, forgotten_agent, context_bloat, retry_loop), selected from its
+    `flagged` CTE of int_anomalies__session_base rows: the session is the entity and the period, its cost the actual
+    money. observed, baseline, expected_usd: SQL expressions (cast to money here). top_contributors and sentence: the
+    dbt.concat parts that follow what every session finding starts with - the session's main model, and whose
+    session it is ("Ana's claude_code session 1a2b3c4d"). -#}
+{% macro session_finding(rule, observed, baseline, expected_usd, top_contributors, sentence) -%}
+    '{{ rule }}' as rule,
+    'session' as entity_type,
+    flagged.session_id as entity_id,
+    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
+    flagged.team_id,
+    'session' as period_type,
+    flagged.session_date as period_start,
+    flagged.ended_date as period_end,
+    {{ money(observed) }} as observed,
+    {{ money(baseline) }} as baseline,
+    {{ money(expected_usd) }} as expected_usd,
+    {{ money('flagged.cost_usd') }} as actual_usd,
+    {{ dbt.concat(['flagged.primary_model_ref', "'; '"] + top_contributors) }} as top_contributors,
+    {{ dbt.concat([
+        'coalesce(flagged.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
+        'substr(flagged.session_id, 1, 8)'
+    ] + sentence) }} as sentence
+{%- endmacro %}
+
 {#- Consecutive flagged periods of one rule and entity form one episode: a period that starts the day after the
     previous flagged period ended continues it (days, weeks, months alike); a gap starts a new one. Emits CTEs (to put
     after other CTEs, comma included) over `relation` (one row per flagged period: rule, entity_type, entity_id,
@@ -216,42 +290,24 @@ contributions as (
 
 ),
 
-model_rises as (
-
-    select team_id, period_start, model_ref, sum(rise) as rise,
-        row_number() over (partition by team_id, period_start order by sum(rise) desc, model_ref) as rise_rank
-    from contributions
-    group by team_id, period_start, model_ref
-
-),
-
-principal_rises as (
-
-    select team_id, period_start, principal_id, max(principal_name) as principal_name, sum(rise) as rise,
-        row_number() over (partition by team_id, period_start order by sum(rise) desc, principal_id) as rise_rank
-    from contributions
-    group by team_id, period_start, principal_id
-
-),
+{{ top_model_and_principal_ctes('contributions', ['team_id', 'period_start'], 'rise', 'rise') }},
 
 described as (
 
     select
         flagged.*,
         {{ dbt.concat([
-            "case when model_rises.model_ref = '(none)' then 'not model-specific' else model_rises.model_ref end",
-            "' +'", usd_text('model_rises.rise'), "'; '",
-            'principal_rises.principal_name', "' +'", usd_text('principal_rises.rise')
+            "case when top_models.model_ref = '(none)' then 'not model-specific' else top_models.model_ref end",
+            "' +'", usd_text('top_models.rise'), "'; '",
+            'top_principals.principal_name', "' +'", usd_text('top_principals.rise')
         ]) }} as top_contributors
     from flagged
-    left join model_rises
-        on model_rises.team_id = flagged.team_id
-        and model_rises.period_start = flagged.period_start
-        and model_rises.rise_rank = 1
-    left join principal_rises
-        on principal_rises.team_id = flagged.team_id
-        and principal_rises.period_start = flagged.period_start
-        and principal_rises.rise_rank = 1
+    left join top_models
+        on top_models.team_id = flagged.team_id
+        and top_models.period_start = flagged.period_start
+    left join top_principals
+        on top_principals.team_id = flagged.team_id
+        and top_principals.period_start = flagged.period_start
 
 )
 

@@ -157,56 +157,38 @@ flagged as (
 ),
 
 -- what the day was spent on: its biggest model, and the person's most expensive agent session started that day
-models_of_day as (
+flagged_ledger as (
 
-    select
-        ledger.principal_id,
-        ledger.usage_date,
-        ledger.model_ref,
-        sum(ledger.billed_cost_usd) as model_spend
+    select ledger.*
     from ledger
     inner join flagged
         on flagged.principal_id = ledger.principal_id
         and flagged.usage_date = ledger.usage_date
-    group by ledger.principal_id, ledger.usage_date, ledger.model_ref
 
 ),
 
 top_models as (
 
-    select *
-    from (
-        select
-            models_of_day.*,
-            row_number() over (
-                partition by principal_id, usage_date order by model_spend desc, model_ref
-            ) as model_rank
-        from models_of_day
-    ) as ranked
-    where model_rank = 1
+    {{ top_contributor('flagged_ledger', ['principal_id', 'usage_date'], 'model_ref', 'billed_cost_usd', 'model_spend') }}
+
+),
+
+flagged_sessions as (
+
+    select sessions.*
+    from sessions
+    inner join flagged
+        on flagged.principal_id = sessions.principal_id
+        and flagged.usage_date = sessions.session_date
 
 ),
 
 top_sessions as (
 
-    select *
-    from (
-        select
-            sessions.principal_id,
-            sessions.session_date,
-            sessions.session_id,
-            sessions.cost_usd,
-            sessions.duration_minutes,
-            row_number() over (
-                partition by sessions.principal_id, sessions.session_date
-                order by sessions.cost_usd desc, sessions.session_id
-            ) as session_rank
-        from sessions
-        inner join flagged
-            on flagged.principal_id = sessions.principal_id
-            and flagged.usage_date = sessions.session_date
-    ) as ranked
-    where session_rank = 1
+    {{ top_contributor(
+        'flagged_sessions', ['principal_id', 'session_date'], 'session_id', 'cost_usd', 'cost_usd',
+        carry=[('duration_minutes', 'duration_minutes')], aggregate=false
+    ) }}
 
 ),
 

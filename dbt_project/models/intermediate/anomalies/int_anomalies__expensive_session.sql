@@ -10,13 +10,7 @@ with
 
 sessions as (
 
-    select * from {{ ref('fct_agent_sessions') }}
-
-),
-
-people as (
-
-    select * from {{ ref('dim_people') }}
+    select * from {{ ref('int_anomalies__session_base') }}
 
 ),
 
@@ -45,35 +39,26 @@ typical as (
 )
 
 select
-    'expensive_session' as rule,
-    'session' as entity_type,
-    flagged.session_id as entity_id,
-    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
-    flagged.team_id,
-    'session' as period_type,
-    flagged.session_date as period_start,
-    flagged.ended_date as period_end,
-    {{ money('flagged.cost_usd') }} as observed,
-    {{ money('typical.median_cost') }} as baseline,
-    {{ money('typical.median_cost') }} as expected_usd,
-    {{ money('flagged.cost_usd') }} as actual_usd,
-    {{ dbt.concat([
-        'flagged.primary_model_ref', "'; '", integer_text('flagged.total_tokens'), "' tokens; '",
-        integer_text('flagged.turns'), "' turns; '", one_decimal_text('flagged.duration_minutes / 60.0'), "'h'"
-    ]) }} as top_contributors,
-    {{ dbt.concat([
-        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
-        'substr(flagged.session_id, 1, 8)', "' started '", date_text('flagged.session_date'), "' cost '",
-        usd_text('flagged.cost_usd'), "' at list price ('", integer_text('flagged.total_tokens'), "' tokens, '",
-        integer_text('flagged.turns'), "' turns, '", one_decimal_text('flagged.duration_minutes / 60.0'),
-        "' hours, mostly '", 'flagged.primary_model_ref', "')'",
-        "case when typical.median_cost > 0 then " ~ dbt.concat([
-            "', '", one_decimal_text('flagged.cost_usd / typical.median_cost'), "'x the median '", 'flagged.tool',
-            "' session of the " ~ window_days ~ " days before ('", usd_text('typical.median_cost'), "')'"
-        ]) ~ " else '' end"
-    ]) }} as sentence
+    {{ session_finding(
+        'expensive_session',
+        observed='flagged.cost_usd',
+        baseline='typical.median_cost',
+        expected_usd='typical.median_cost',
+        top_contributors=[
+            integer_text('flagged.total_tokens'), "' tokens; '", integer_text('flagged.turns'), "' turns; '",
+            one_decimal_text('flagged.duration_minutes / 60.0'), "'h'"
+        ],
+        sentence=[
+            "' started '", date_text('flagged.session_date'), "' cost '", usd_text('flagged.cost_usd'),
+            "' at list price ('", integer_text('flagged.total_tokens'), "' tokens, '", integer_text('flagged.turns'),
+            "' turns, '", one_decimal_text('flagged.duration_minutes / 60.0'), "' hours, mostly '",
+            'flagged.primary_model_ref', "')'",
+            "case when typical.median_cost > 0 then " ~ dbt.concat([
+                "', '", one_decimal_text('flagged.cost_usd / typical.median_cost'), "'x the median '", 'flagged.tool',
+                "' session of the " ~ window_days ~ " days before ('", usd_text('typical.median_cost'), "')'"
+            ]) ~ " else '' end"
+        ]
+    ) }}
 from flagged
 left join typical
     on typical.session_key = flagged.session_key
-left join people
-    on people.person_email = flagged.person_email

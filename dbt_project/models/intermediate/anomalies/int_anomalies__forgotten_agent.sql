@@ -9,19 +9,13 @@ with
 
 sessions as (
 
-    select * from {{ ref('fct_agent_sessions') }}
+    select * from {{ ref('int_anomalies__session_base') }}
 
 ),
 
 requests as (
 
     select * from {{ ref('int_anomalies__agent_requests') }}
-
-),
-
-people as (
-
-    select * from {{ ref('dim_people') }}
 
 ),
 
@@ -67,35 +61,25 @@ costs as (
 )
 
 select
-    'forgotten_agent' as rule,
-    'session' as entity_type,
-    flagged.session_id as entity_id,
-    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
-    flagged.team_id,
-    'session' as period_type,
-    flagged.session_date as period_start,
-    flagged.ended_date as period_end,
-    {{ money('flagged.duration_minutes / 60.0') }} as observed,
-    {{ money(hours) }} as baseline,
-    {{ money('coalesce(costs.early_cost, 0)') }} as expected_usd,
-    {{ money('flagged.cost_usd') }} as actual_usd,
-    {{ dbt.concat([
-        'flagged.primary_model_ref', "'; session '", 'substr(flagged.session_id, 1, 8)', "' '",
-        one_decimal_text('flagged.duration_minutes / 60.0'), "'h; '", integer_text('flagged.requests'), "' requests'"
-    ]) }} as top_contributors,
-    {{ dbt.concat([
-        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
-        'substr(flagged.session_id, 1, 8)', "' ('", 'flagged.primary_model_ref', "') ran '",
-        one_decimal_text('flagged.duration_minutes / 60.0'), "' hours from '", date_text('flagged.session_date'),
-        "' to '", date_text('flagged.ended_date'), "' ('",
-        "case when flagged.runs_overnight and flagged.on_weekend then 'overnight, on a weekend' "
-            ~ "when flagged.runs_overnight then 'overnight' else 'on a weekend' end",
-        "'): '", integer_text('flagged.requests'), "' requests, '", usd_text('flagged.cost_usd'),
-        "' at list price, '", usd_text('flagged.cost_usd - coalesce(costs.early_cost, 0)'),
-        "' of it after its first " ~ hours ~ " hours - an agent left running?'"
-    ]) }} as sentence
+    {{ session_finding(
+        'forgotten_agent',
+        observed='flagged.duration_minutes / 60.0',
+        baseline=hours,
+        expected_usd='coalesce(costs.early_cost, 0)',
+        top_contributors=[
+            "'session '", 'substr(flagged.session_id, 1, 8)', "' '", one_decimal_text('flagged.duration_minutes / 60.0'),
+            "'h; '", integer_text('flagged.requests'), "' requests'"
+        ],
+        sentence=[
+            "' ('", 'flagged.primary_model_ref', "') ran '", one_decimal_text('flagged.duration_minutes / 60.0'),
+            "' hours from '", date_text('flagged.session_date'), "' to '", date_text('flagged.ended_date'), "' ('",
+            "case when flagged.runs_overnight and flagged.on_weekend then 'overnight, on a weekend' "
+                ~ "when flagged.runs_overnight then 'overnight' else 'on a weekend' end",
+            "'): '", integer_text('flagged.requests'), "' requests, '", usd_text('flagged.cost_usd'),
+            "' at list price, '", usd_text('flagged.cost_usd - coalesce(costs.early_cost, 0)'),
+            "' of it after its first " ~ hours ~ " hours - an agent left running?'"
+        ]
+    ) }}
 from flagged
 left join costs
     on costs.session_key = flagged.session_key
-left join people
-    on people.person_email = flagged.person_email

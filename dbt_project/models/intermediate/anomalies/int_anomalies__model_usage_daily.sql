@@ -52,17 +52,8 @@ owners as (
 
     select entity_type, entity_id, line_team_id as team_id
     from (
-        select
-            entity_type,
-            entity_id,
-            line_team_id,
-            row_number() over (
-                partition by entity_type, entity_id order by sum(billed_cost) desc, line_team_id
-            ) as owner_rank
-        from entities
-        group by entity_type, entity_id, line_team_id
-    ) as ranked
-    where owner_rank = 1
+        {{ top_contributor('entities', ['entity_type', 'entity_id'], 'line_team_id', 'billed_cost', 'billed_cost') }}
+    ) as top_teams
 
 ),
 

@@ -73,35 +73,30 @@ flagged as (
 
 ),
 
--- what the entity used before: its main model over the trailing window, and its average day there
-previous_models as (
+-- what the entity used before: its main model over the trailing window, and that model's share of the window
+previous_usage as (
 
     select
         flagged.entity_type,
         flagged.entity_id,
         flagged.model_ref as new_model_ref,
         usage.model_ref,
-        sum(usage.billed_cost_usd) as spend,
-        count(distinct usage.usage_date) as active_days,
-        row_number() over (
-            partition by flagged.entity_type, flagged.entity_id, flagged.model_ref
-            order by sum(usage.billed_cost_usd) desc, usage.model_ref
-        ) as spend_rank
+        usage.billed_cost_usd
     from flagged
     inner join usage
         on usage.entity_type = flagged.entity_type
         and usage.entity_id = flagged.entity_id
         and usage.usage_date < flagged.first_day
         and usage.usage_date >= cast({{ dbt.dateadd('day', -window_days, 'flagged.first_day') }} as date)
-    group by flagged.entity_type, flagged.entity_id, flagged.model_ref, usage.model_ref
 
 ),
 
-previous_totals as (
+previous_models as (
 
-    select entity_type, entity_id, new_model_ref, sum(spend) as spend
-    from previous_models
-    group by entity_type, entity_id, new_model_ref
+    {{ top_contributor(
+        'previous_usage', ['entity_type', 'entity_id', 'new_model_ref'], 'model_ref', 'billed_cost_usd', 'spend',
+        total_as='total_spend'
+    ) }}
 
 ),
 
@@ -110,17 +105,12 @@ described as (
     select
         flagged.*,
         previous_models.model_ref as previous_model_ref,
-        {{ safe_divide('previous_models.spend', 'previous_totals.spend') }} as previous_model_share
+        {{ safe_divide('previous_models.spend', 'previous_models.total_spend') }} as previous_model_share
     from flagged
     left join previous_models
         on previous_models.entity_type = flagged.entity_type
         and previous_models.entity_id = flagged.entity_id
         and previous_models.new_model_ref = flagged.model_ref
-        and previous_models.spend_rank = 1
-    left join previous_totals
-        on previous_totals.entity_type = flagged.entity_type
-        and previous_totals.entity_id = flagged.entity_id
-        and previous_totals.new_model_ref = flagged.model_ref
 
 )
 

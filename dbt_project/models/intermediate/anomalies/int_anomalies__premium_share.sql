@@ -91,63 +91,34 @@ flagged as (
 ),
 
 -- the premium model and the principal that spent most on premium models that week
-premium_models as (
+flagged_premium as (
 
-    select
-        tiered.team_id,
-        tiered.usage_week,
-        tiered.model_ref,
-        sum(tiered.billed_cost_usd) as spend,
-        row_number() over (
-            partition by tiered.team_id, tiered.usage_week order by sum(tiered.billed_cost_usd) desc, tiered.model_ref
-        ) as spend_rank
+    select tiered.*
     from tiered
     inner join flagged
         on flagged.team_id = tiered.team_id
         and flagged.usage_week = tiered.usage_week
     where tiered.is_premium
-    group by tiered.team_id, tiered.usage_week, tiered.model_ref
 
 ),
 
-premium_principals as (
-
-    select
-        tiered.team_id,
-        tiered.usage_week,
-        tiered.principal_id,
-        max(tiered.principal_name) as principal_name,
-        sum(tiered.billed_cost_usd) as spend,
-        row_number() over (
-            partition by tiered.team_id, tiered.usage_week
-            order by sum(tiered.billed_cost_usd) desc, tiered.principal_id
-        ) as spend_rank
-    from tiered
-    inner join flagged
-        on flagged.team_id = tiered.team_id
-        and flagged.usage_week = tiered.usage_week
-    where tiered.is_premium
-    group by tiered.team_id, tiered.usage_week, tiered.principal_id
-
-),
+{{ top_model_and_principal_ctes('flagged_premium', ['team_id', 'usage_week'], 'billed_cost_usd', 'spend') }},
 
 described as (
 
     select
         flagged.*,
         {{ dbt.concat([
-            'premium_models.model_ref', "' '", percent_text(safe_divide('premium_models.spend', 'flagged.spend')), "'; '",
-            'premium_principals.principal_name', "' '", percent_text(safe_divide('premium_principals.spend', 'flagged.spend'))
+            'top_models.model_ref', "' '", percent_text(safe_divide('top_models.spend', 'flagged.spend')), "'; '",
+            'top_principals.principal_name', "' '", percent_text(safe_divide('top_principals.spend', 'flagged.spend'))
         ]) }} as top_contributors
     from flagged
-    left join premium_models
-        on premium_models.team_id = flagged.team_id
-        and premium_models.usage_week = flagged.usage_week
-        and premium_models.spend_rank = 1
-    left join premium_principals
-        on premium_principals.team_id = flagged.team_id
-        and premium_principals.usage_week = flagged.usage_week
-        and premium_principals.spend_rank = 1
+    left join top_models
+        on top_models.team_id = flagged.team_id
+        and top_models.usage_week = flagged.usage_week
+    left join top_principals
+        on top_principals.team_id = flagged.team_id
+        and top_principals.usage_week = flagged.usage_week
 
 )
 

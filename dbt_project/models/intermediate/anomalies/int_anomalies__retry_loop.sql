@@ -20,13 +20,7 @@ requests as (
 
 sessions as (
 
-    select * from {{ ref('fct_agent_sessions') }}
-
-),
-
-people as (
-
-    select * from {{ ref('dim_people') }}
+    select * from {{ ref('int_anomalies__session_base') }}
 
 ),
 
@@ -96,39 +90,30 @@ flagged as (
 )
 
 select
-    'retry_loop' as rule,
-    'session' as entity_type,
-    flagged.session_id as entity_id,
-    {{ dbt.concat(['flagged.tool', "' session '", 'flagged.session_id']) }} as entity_name,
-    flagged.team_id,
-    'session' as period_type,
-    flagged.session_date as period_start,
-    flagged.ended_date as period_end,
-    {{ money('case when flagged.has_burst then flagged.burst_requests else flagged.error_requests end') }} as observed,
-    {{ money('case when flagged.has_burst then ' ~ var('anomaly_retry_burst_requests') ~ ' else ' ~ var('anomaly_retry_error_requests') ~ ' end') }}
-        as baseline,
-    {{ money('flagged.cost_usd - case when flagged.has_burst then flagged.repeat_cost else 0 end') }} as expected_usd,
-    {{ money('flagged.cost_usd') }} as actual_usd,
-    {{ dbt.concat([
-        'flagged.primary_model_ref', "'; largest burst '", integer_text('flagged.burst_requests'), "' requests; '",
-        integer_text('flagged.error_requests'), "' failed attempts; '", integer_text('flagged.retries'), "' retries'"
-    ]) }} as top_contributors,
-    {{ dbt.concat([
-        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
-        'substr(flagged.session_id, 1, 8)', "' on '", date_text('flagged.session_date'), "' '",
-        "case when flagged.has_burst then " ~ dbt.concat([
-            "'sent '", integer_text('flagged.burst_requests'), "' near-identical requests in '",
-            one_decimal_text('flagged.burst_ns / 60000000000.0'), "' minutes ('", usd_text('flagged.repeat_cost'),
-            "' at list price for the repeats)'",
-            "case when flagged.error_requests > 0 then " ~ dbt.concat([
-                "' and '", integer_text('flagged.error_requests'), "' failed attempts'"
-            ]) ~ " else '' end"
-        ]) ~ " else " ~ dbt.concat([
-            "'failed '", integer_text('flagged.error_requests'), "' times ('", integer_text('flagged.retries'),
-            "' retries)'"
-        ]) ~ " end",
-        "' - a retry loop?'"
-    ]) }} as sentence
+    {{ session_finding(
+        'retry_loop',
+        observed='case when flagged.has_burst then flagged.burst_requests else flagged.error_requests end',
+        baseline='case when flagged.has_burst then ' ~ var('anomaly_retry_burst_requests')
+            ~ ' else ' ~ var('anomaly_retry_error_requests') ~ ' end',
+        expected_usd='flagged.cost_usd - case when flagged.has_burst then flagged.repeat_cost else 0 end',
+        top_contributors=[
+            "'largest burst '", integer_text('flagged.burst_requests'), "' requests; '",
+            integer_text('flagged.error_requests'), "' failed attempts; '", integer_text('flagged.retries'), "' retries'"
+        ],
+        sentence=[
+            "' on '", date_text('flagged.session_date'), "' '",
+            "case when flagged.has_burst then " ~ dbt.concat([
+                "'sent '", integer_text('flagged.burst_requests'), "' near-identical requests in '",
+                one_decimal_text('flagged.burst_ns / 60000000000.0'), "' minutes ('", usd_text('flagged.repeat_cost'),
+                "' at list price for the repeats)'",
+                "case when flagged.error_requests > 0 then " ~ dbt.concat([
+                    "' and '", integer_text('flagged.error_requests'), "' failed attempts'"
+                ]) ~ " else '' end"
+            ]) ~ " else " ~ dbt.concat([
+                "'failed '", integer_text('flagged.error_requests'), "' times ('", integer_text('flagged.retries'),
+                "' retries)'"
+            ]) ~ " end",
+            "' - a retry loop?'"
+        ]
+    ) }}
 from flagged
-left join people
-    on people.person_email = flagged.person_email

@@ -246,25 +246,7 @@ contributors as (
 
 ),
 
-top_models as (
-
-    select team_id, provider, usage_date, model_ref, sum(spend) as spend,
-        row_number() over (partition by team_id, provider, usage_date order by sum(spend) desc, model_ref) as spend_rank
-    from contributors
-    group by team_id, provider, usage_date, model_ref
-
-),
-
-top_principals as (
-
-    select team_id, provider, usage_date, principal_id, max(principal_name) as principal_name, sum(spend) as spend,
-        row_number() over (
-            partition by team_id, provider, usage_date order by sum(spend) desc, principal_id
-        ) as spend_rank
-    from contributors
-    group by team_id, provider, usage_date, principal_id
-
-),
+{{ top_model_and_principal_ctes('contributors', ['team_id', 'provider', 'usage_date'], 'spend', 'spend') }},
 
 reported as (
 
@@ -314,9 +296,7 @@ left join top_models
     on top_models.team_id = reported.team_id
     and top_models.provider = reported.provider
     and top_models.usage_date = reported.period_start
-    and top_models.spend_rank = 1
 left join top_principals
     on top_principals.team_id = reported.team_id
     and top_principals.provider = reported.provider
     and top_principals.usage_date = reported.period_start
-    and top_principals.spend_rank = 1

@@ -98,54 +98,28 @@ flagged as (
 
 ),
 
+-- the requests of the flagged days, for what the day was spent on
+flagged_requests as (
+
+    select requests.*
+    from requests
+    inner join flagged
+        on flagged.principal_id = requests.principal_id
+        and flagged.tool = requests.tool
+        and flagged.usage_date = requests.usage_date
+
+),
+
 -- the day's model and session that cost the most
 top_models as (
 
-    select *
-    from (
-        select
-            requests.principal_id,
-            requests.tool,
-            requests.usage_date,
-            requests.model_ref,
-            sum(requests.cost_usd) as cost,
-            row_number() over (
-                partition by requests.principal_id, requests.tool, requests.usage_date
-                order by sum(requests.cost_usd) desc, requests.model_ref
-            ) as cost_rank
-        from requests
-        inner join flagged
-            on flagged.principal_id = requests.principal_id
-            and flagged.tool = requests.tool
-            and flagged.usage_date = requests.usage_date
-        group by requests.principal_id, requests.tool, requests.usage_date, requests.model_ref
-    ) as ranked
-    where cost_rank = 1
+    {{ top_contributor('flagged_requests', ['principal_id', 'tool', 'usage_date'], 'model_ref', 'cost_usd', 'cost') }}
 
 ),
 
 top_sessions as (
 
-    select *
-    from (
-        select
-            requests.principal_id,
-            requests.tool,
-            requests.usage_date,
-            requests.session_id,
-            sum(requests.cost_usd) as cost,
-            row_number() over (
-                partition by requests.principal_id, requests.tool, requests.usage_date
-                order by sum(requests.cost_usd) desc, requests.session_id
-            ) as cost_rank
-        from requests
-        inner join flagged
-            on flagged.principal_id = requests.principal_id
-            and flagged.tool = requests.tool
-            and flagged.usage_date = requests.usage_date
-        group by requests.principal_id, requests.tool, requests.usage_date, requests.session_id
-    ) as ranked
-    where cost_rank = 1
+    {{ top_contributor('flagged_requests', ['principal_id', 'tool', 'usage_date'], 'session_id', 'cost_usd', 'cost') }}
 
 )
 

@@ -19,28 +19,7 @@
 --   with 8 or more days left forecasts at least 0.8 x 31 / 23 = 108% of the budget, already 'watch'.)
 {%- set over_forecast = var('budget_over_forecast_pct', 1.10) -%}
 {%- set watch_forecast = var('budget_watch_forecast_pct', 0.90) -%}
-{%- set history_months = var('budget_history_months', 3) -%}
-
-{#- Templates for the message (no macro: dbt models cannot define one), filled with .replace('@', expression):
-    a whole-dollar amount with thousands separators ("$12,345"; integer arithmetic and lpad, no engine-specific
-    format function) and a whole percentage ("82%"). -#}
-{%- set n = 'cast(round(@, 0) as ' ~ dbt.type_bigint() ~ ')' -%}
-{%- set text = dbt.type_string() -%}
-{%- set usd_template = dbt.concat([
-    "'$'",
-    "case when " ~ n ~ " >= 1000000 then " ~ dbt.concat([
-        "cast(cast(floor(" ~ n ~ " / 1000000.0) as " ~ dbt.type_bigint() ~ ") as " ~ text ~ ")",
-        "','",
-        "lpad(cast(cast(floor(mod(" ~ n ~ ", 1000000) / 1000.0) as " ~ dbt.type_bigint() ~ ") as " ~ text ~ "), 3, '0')",
-        "','",
-        "lpad(cast(mod(" ~ n ~ ", 1000) as " ~ text ~ "), 3, '0')"]) ~
-    " when " ~ n ~ " >= 1000 then " ~ dbt.concat([
-        "cast(cast(floor(" ~ n ~ " / 1000.0) as " ~ dbt.type_bigint() ~ ") as " ~ text ~ ")",
-        "','",
-        "lpad(cast(mod(" ~ n ~ ", 1000) as " ~ text ~ "), 3, '0')"]) ~
-    " else cast(" ~ n ~ " as " ~ text ~ ") end"
-]) -%}
-{%- set pct_template = dbt.concat(["cast(cast(round(100 * (@), 0) as " ~ dbt.type_bigint() ~ ") as " ~ text ~ ")", "'%'"]) %}
+{%- set history_months = var('budget_history_months', 3) %}
 
 with
 
@@ -259,11 +238,7 @@ named as (
             when classified.project_id is null then teams.team_name
             else {{ dbt.concat(['projects.project_name', "' ('", 'teams.team_name', "')'"]) }}
         end as budget_name,
-        case cast(extract(month from classified.month_start) as {{ dbt.type_int() }})
-            when 1 then 'January' when 2 then 'February' when 3 then 'March' when 4 then 'April'
-            when 5 then 'May' when 6 then 'June' when 7 then 'July' when 8 then 'August'
-            when 9 then 'September' when 10 then 'October' when 11 then 'November' else 'December'
-        end as month_name
+        {{ month_name_text('classified.month_start') }} as month_name
     from classified
     left join teams
         on teams.team_id = classified.team_id
@@ -295,28 +270,28 @@ select
     case
         when days_left = 0 then
             {{ dbt.concat([
-                'budget_name', "' spent '", usd_template.replace('@', 'spend_to_date'), "' of its '",
-                usd_template.replace('@', 'usd_per_month'), "' budget in '", 'month_name', "' ('",
-                pct_template.replace('@', 'pct_of_budget'), "')'",
+                'budget_name', "' spent '", grouped_usd_text('spend_to_date', cents=false), "' of its '",
+                grouped_usd_text('usd_per_month', cents=false), "' budget in '", 'month_name', "' ('",
+                whole_percent_text('pct_of_budget'), "')'",
                 "case status when 'over' then ': over budget.' when 'watch' then ': close to the budget.'"
                     ~ " else ': within budget.' end",
             ]) }}
         else
             {{ dbt.concat([
-                'budget_name', "' has spent '", usd_template.replace('@', 'spend_to_date'), "' of its '",
-                usd_template.replace('@', 'usd_per_month'), "' budget ('", pct_template.replace('@', 'pct_of_budget'),
+                'budget_name', "' has spent '", grouped_usd_text('spend_to_date', cents=false), "' of its '",
+                grouped_usd_text('usd_per_month', cents=false), "' budget ('", whole_percent_text('pct_of_budget'),
                 "') with '", 'cast(days_left as ' ~ dbt.type_string() ~ ')',
                 "case when days_left = 1 then ' day left' else ' days left' end",
-                "'; at this pace it ends the month at '", usd_template.replace('@', 'forecast'), "' ('",
-                pct_template.replace('@', 'forecast_pct_of_budget'), "')'",
+                "'; at this pace it ends the month at '", grouped_usd_text('forecast', cents=false), "' ('",
+                whole_percent_text('forecast_pct_of_budget'), "')'",
                 "case when spend_to_date > usd_per_month then ': already over budget.'"
                     ~ " when status = 'over' then ', over budget.'"
                     ~ " when status = 'watch' then ', close to the budget.' else ', on track.' end",
                 "case when typical_month > 0 then ' That is ' || "
-                    ~ pct_template.replace('@', 'spend_to_date / typical_month')
-                    ~ " || ' of its typical monthly spend (' || " ~ usd_template.replace('@', 'typical_month')
+                    ~ whole_percent_text('spend_to_date / typical_month')
+                    ~ " || ' of its typical monthly spend (' || " ~ grouped_usd_text('typical_month', cents=false)
                     ~ " || '); by this day of the month it usually has spent ' || "
-                    ~ usd_template.replace('@', 'typical_to_date') ~ " || '.' else '' end",
+                    ~ grouped_usd_text('typical_to_date', cents=false) ~ " || '.' else '' end",
             ]) }}
     end
     || case
@@ -325,8 +300,8 @@ select
                 "' (The ledger starts on '", 'cast(first_date as ' ~ dbt.type_string() ~ ')', "' and holds '",
                 'cast(days_elapsed as ' ~ dbt.type_string() ~ ')',
                 "case when days_elapsed = 1 then ' day' else ' days' end",
-                "' of the month; at their pace the month comes to '", usd_template.replace('@', 'forecast'), "' ('",
-                pct_template.replace('@', 'forecast_pct_of_budget'), "').)'",
+                "' of the month; at their pace the month comes to '", grouped_usd_text('forecast', cents=false), "' ('",
+                whole_percent_text('forecast_pct_of_budget'), "').)'",
             ]) }}
         else ''
     end as message

@@ -43,28 +43,7 @@
     ('output_tokens', 'output'),
     ('cache_write_tokens', 'cache_write_5m'),
     ('cache_read_tokens', 'cache_read'),
-] -%}
-
-{#- Text templates, filled with .replace('@', expression) (a dbt model cannot define a macro): a dollar amount with
-    cents and thousands separators ("$1,234.50"), a whole number with separators ("12,345"), a percentage ("82%"). -#}
-{%- set whole = 'cast(@ as ' ~ bigint ~ ')' -%}
-{%- set number_template = "case when " ~ whole ~ " >= 1000000 then " ~ dbt.concat([
-        "cast(cast(floor(" ~ whole ~ " / 1000000.0) as " ~ bigint ~ ") as " ~ text ~ ")", "','",
-        "lpad(cast(cast(floor(mod(" ~ whole ~ ", 1000000) / 1000.0) as " ~ bigint ~ ") as " ~ text ~ "), 3, '0')", "','",
-        "lpad(cast(mod(" ~ whole ~ ", 1000) as " ~ text ~ "), 3, '0')"])
-    ~ " when " ~ whole ~ " >= 1000 then " ~ dbt.concat([
-        "cast(cast(floor(" ~ whole ~ " / 1000.0) as " ~ bigint ~ ") as " ~ text ~ ")", "','",
-        "lpad(cast(mod(" ~ whole ~ ", 1000) as " ~ text ~ "), 3, '0')"])
-    ~ " else cast(" ~ whole ~ " as " ~ text ~ ") end" -%}
-{%- set cents = 'cast(round(@ * 100, 0) as ' ~ bigint ~ ')' -%}
-{%- set usd_template = dbt.concat([
-    "'$'",
-    number_template.replace('@', 'floor(' ~ cents ~ ' / 100.0)'),
-    "'.'",
-    "lpad(cast(mod(" ~ cents ~ ", 100) as " ~ text ~ "), 2, '0')",
-]) -%}
-{%- set tokens_template = number_template.replace('@', 'round(@, 0)') -%}
-{%- set pct_template = dbt.concat(["cast(cast(round(100 * (@), 0) as " ~ bigint ~ ") as " ~ text ~ ")", "'%'"]) %}
+] %}
 
 with
 
@@ -89,11 +68,7 @@ month_names as (
     select
         month_start,
         as_of_date,
-        case cast(extract(month from month_start) as {{ dbt.type_int() }})
-            when 1 then 'January' when 2 then 'February' when 3 then 'March' when 4 then 'April'
-            when 5 then 'May' when 6 then 'June' when 7 then 'July' when 8 then 'August'
-            when 9 then 'September' when 10 then 'October' when 11 then 'November' else 'December'
-        end as month_name
+        {{ month_name_text('month_start') }} as month_name
     from months
 
 ),
@@ -268,57 +243,53 @@ cursor_idle as (
 
 idle_seats as (
 
-    select
-        'idle_seat' as recommendation_type,
-        'copilot_seat' as entity_type,
-        {{ copilot_holder }} as entity_id,
-        team_id,
-        month_start,
-        {{ money('seat_price') }} as savings,
-        {{ dbt.concat([
+    {{ recommendation_rows(
+        'copilot_idle_priced', 'idle_seat', 'copilot_seat',
+        entity_id=copilot_holder,
+        savings='seat_price',
+        evidence=dbt.concat([
             "'GitHub Copilot '", 'plan_type', "' seat: '",
             "case when last_active_date is null then "
                 ~ dbt.concat(["'never used since it was assigned on '", 'cast(seat_start_date as ' ~ text ~ ')'])
                 ~ " else " ~ dbt.concat(["'last used on '", 'cast(last_active_date as ' ~ text ~ ')']) ~ " end",
             "' ('", 'cast(idle_days as ' ~ text ~ ')', "' days before '", 'cast(as_of_date as ' ~ text ~ ')',
-            "'); the plan costs '", usd_template.replace('@', 'seat_price'), "' per user and month on GitHub''s bill.'",
-        ]) }} as evidence,
-        'Unassign the Copilot seat (organization settings > Copilot > Access), or ask its holder whether they still need it; GitHub stops billing it from the next billing cycle.' as action,
-        {{ dbt.concat([
+            "'); the plan costs '", grouped_usd_text('seat_price'), "' per user and month on GitHub''s bill.'",
+        ]),
+        action="'Unassign the Copilot seat (organization settings > Copilot > Access), or ask its holder whether they still need it; GitHub stops billing it from the next billing cycle.'",
+        sentence=dbt.concat([
             "'Removing the idle Copilot '", 'plan_type', "' seat of '",
             copilot_holder,
             "' (no activity for '", 'cast(idle_days as ' ~ text ~ ')', "' days) saves '",
-            usd_template.replace('@', 'seat_price'), "' a month.'",
-        ]) }} as sentence
-    from copilot_idle_priced
-    where price_rank = 1
+            grouped_usd_text('seat_price'), "' a month.'",
+        ]),
+        by_month_name=false,
+        where='price_rank = 1'
+    ) }}
 
     union all
 
-    select
-        'idle_seat' as recommendation_type,
-        'cursor_seat' as entity_type,
-        {{ person_label('email') }} as entity_id,
-        team_id,
-        month_start,
-        {{ money('seat_price') }} as savings,
-        {{ dbt.concat([
+    {{ recommendation_rows(
+        'cursor_idle', 'idle_seat', 'cursor_seat',
+        entity_id=person_label('email'),
+        savings='seat_price',
+        evidence=dbt.concat([
             "'Cursor seat: '",
             "case when last_active_date is null then "
                 ~ dbt.concat(["'no active day since the member was first listed on '",
                               'cast(first_listed_date as ' ~ text ~ ')'])
                 ~ " else " ~ dbt.concat(["'last active on '", 'cast(last_active_date as ' ~ text ~ ')']) ~ " end",
             "' ('", 'cast(idle_days as ' ~ text ~ ')', "' days before '", 'cast(as_of_date as ' ~ text ~ ')',
-            "'); a seat costs '", usd_template.replace('@', 'seat_price'), "' a month (the directory''s seat price).'",
-        ]) }} as evidence,
-        'Remove the member from the Cursor team (or downgrade them), or ask whether they still need the seat.' as action,
-        {{ dbt.concat([
+            "'); a seat costs '", grouped_usd_text('seat_price'), "' a month (the directory''s seat price).'",
+        ]),
+        action="'Remove the member from the Cursor team (or downgrade them), or ask whether they still need the seat.'",
+        sentence=dbt.concat([
             "'Removing the idle Cursor seat of '", person_label('email'),
             "' (no activity for '", 'cast(idle_days as ' ~ text ~ ')', "' days) saves '",
-            usd_template.replace('@', 'seat_price'), "' a month.'",
-        ]) }} as sentence
-    from cursor_idle
-    where idle_days >= {{ idle_days }}
+            grouped_usd_text('seat_price'), "' a month.'",
+        ]),
+        by_month_name=false,
+        where='idle_days >= ' ~ idle_days
+    ) }}
 
 ),
 
@@ -420,12 +391,7 @@ small_requests as (
         requests.model_ref,
         model_classes.model_family,
         requests.usage_date,
-        case
-            when requests.provider = 'anthropic'
-                and coalesce(requests.input_tokens, 0) + coalesce(requests.cache_read_tokens, 0)
-                    + coalesce(requests.cache_write_tokens, 0) > 200000 then 'long'
-            else 'base'
-        end as context_tier,
+        {{ request_context_tier('requests') }} as context_tier,
         requests.event_key,
         requests.input_tokens,
         requests.output_tokens,
@@ -528,45 +494,37 @@ premium_findings as (
 
 premium_models as (
 
-    select
-        'premium_model_for_autocomplete' as recommendation_type,
-        'principal_model' as entity_type,
-        {{ dbt.concat(['premium_findings.principal_id', "' / '", 'premium_findings.model_ref', "' ('",
-                       'premium_findings.tool', "')'"]) }} as entity_id,
-        premium_findings.team_id,
-        premium_findings.month_start,
-        {{ money('premium_findings.savings') }} as savings,
-        case
-            when premium_findings.finding_source = 'autocomplete' then {{ dbt.concat([
-                tokens_template.replace('@', 'premium_findings.token_count'),
+    {{ recommendation_rows(
+        'premium_findings', 'premium_model_for_autocomplete', 'principal_model',
+        entity_id=dbt.concat(['premium_findings.principal_id', "' / '", 'premium_findings.model_ref', "' ('",
+                              'premium_findings.tool', "')'"]),
+        savings='premium_findings.savings',
+        evidence="case when premium_findings.finding_source = 'autocomplete' then " ~ dbt.concat([
+                grouped_count_text('premium_findings.token_count'),
                 "' autocomplete tokens on the premium model '", 'premium_findings.model_ref', "' in '",
-                'month_names.month_name', "' cost '", usd_template.replace('@', 'premium_findings.current_cost'),
+                'month_names.month_name', "' cost '", grouped_usd_text('premium_findings.current_cost'),
                 "' at list price; at '", 'premium_findings.alternative_model', "'''s list price they cost '",
-                usd_template.replace('@', 'premium_findings.alternative_cost'), "'.'",
-            ]) }}
-            else {{ dbt.concat([
-                tokens_template.replace('@', 'premium_findings.request_count'), "' '", 'premium_findings.tool',
+                grouped_usd_text('premium_findings.alternative_cost'), "'.'",
+            ]) ~ " else " ~ dbt.concat([
+                grouped_count_text('premium_findings.request_count'), "' '", 'premium_findings.tool',
                 "' requests to the premium model '", 'premium_findings.model_ref', "' in '", 'month_names.month_name',
                 "' returned at most " ~ small_output_tokens ~ " output tokens (autocomplete-sized); their '",
-                tokens_template.replace('@', 'premium_findings.token_count'), "' tokens cost '",
-                usd_template.replace('@', 'premium_findings.current_cost'), "' at list price, and would cost '",
-                usd_template.replace('@', 'premium_findings.alternative_cost'), "' on '",
+                grouped_count_text('premium_findings.token_count'), "' tokens cost '",
+                grouped_usd_text('premium_findings.current_cost'), "' at list price, and would cost '",
+                grouped_usd_text('premium_findings.alternative_cost'), "' on '",
                 'premium_findings.alternative_model', "'.'",
-            ]) }}
-        end as evidence,
-        {{ dbt.concat([
+            ]) ~ " end",
+        action=dbt.concat([
             "'Send short, autocomplete-class requests to '", 'premium_findings.alternative_model',
             "' (the tool''s small/fast model setting, or the key''s default model) and keep '",
             'premium_findings.model_ref', "' for the long, hard tasks.'",
-        ]) }} as action,
-        {{ dbt.concat([
+        ]),
+        sentence=dbt.concat([
             "'Moving '", 'premium_findings.principal_id', "'''s autocomplete-sized '", 'premium_findings.model_ref',
             "' traffic to '", 'premium_findings.alternative_model', "' would have saved '",
-            usd_template.replace('@', 'premium_findings.savings'), "' in '", 'month_names.month_name', "'.'",
-        ]) }} as sentence
-    from premium_findings
-    inner join month_names
-        on month_names.month_start = premium_findings.month_start
+            grouped_usd_text('premium_findings.savings'), "' in '", 'month_names.month_name', "'.'",
+        ])
+    ) }}
 
 ),
 
@@ -647,33 +605,28 @@ cache_findings as (
 
 low_cache as (
 
-    select
-        'low_cache_reads' as recommendation_type,
-        'agent_workload' as entity_type,
-        {{ dbt.concat(['cache_findings.principal_id', "' ('", 'cache_findings.tool', "')'"]) }} as entity_id,
-        cache_findings.team_id,
-        cache_findings.month_start,
-        {{ money('cache_findings.savings') }} as savings,
-        {{ dbt.concat([
-            tokens_template.replace('@', 'cache_findings.session_count'), "' '", 'cache_findings.tool',
+    {{ recommendation_rows(
+        'cache_findings', 'low_cache_reads', 'agent_workload',
+        entity_id=dbt.concat(['cache_findings.principal_id', "' ('", 'cache_findings.tool', "')'"]),
+        savings='cache_findings.savings',
+        evidence=dbt.concat([
+            grouped_count_text('cache_findings.session_count'), "' '", 'cache_findings.tool',
             "' sessions in '", 'month_names.month_name', "' ran '",
-            tokens_template.replace('@', 'cache_findings.turn_count'), "' turns reading only '",
-            pct_template.replace('@', 'cache_findings.cache_read_tokens * 1.0 / cache_findings.prompt_tokens'),
-            "' of their '", tokens_template.replace('@', 'cache_findings.prompt_tokens'),
+            grouped_count_text('cache_findings.turn_count'), "' turns reading only '",
+            whole_percent_text('cache_findings.cache_read_tokens * 1.0 / cache_findings.prompt_tokens'),
+            "' of their '", grouped_count_text('cache_findings.prompt_tokens'),
             "' prompt tokens from the cache (threshold " ~ (cache_threshold * 100) | round | int ~ "%); at "
                 ~ (cache_target * 100) | round | int ~ "% another '",
-            tokens_template.replace('@', 'cache_findings.cacheable_tokens'),
+            grouped_count_text('cache_findings.cacheable_tokens'),
             "' input tokens would have been cache reads.'",
-        ]) }} as evidence,
-        'Turn on prompt caching (cache_control breakpoints on the system prompt, tools and long context) and keep the stable part of the prompt first, unchanged between turns.' as action,
-        {{ dbt.concat([
+        ]),
+        action="'Turn on prompt caching (cache_control breakpoints on the system prompt, tools and long context) and keep the stable part of the prompt first, unchanged between turns.'",
+        sentence=dbt.concat([
             "'Caching the repeated context of '", 'cache_findings.principal_id', "'''s '", 'cache_findings.tool',
-            "' sessions would have saved '", usd_template.replace('@', 'cache_findings.savings'), "' in '",
+            "' sessions would have saved '", grouped_usd_text('cache_findings.savings'), "' in '",
             'month_names.month_name', "'.'",
-        ]) }} as sentence
-    from cache_findings
-    inner join month_names
-        on month_names.month_start = cache_findings.month_start
+        ])
+    ) }}
 
 ),
 
@@ -698,12 +651,7 @@ bloated_request_lines as (
         requests.provider,
         requests.model_ref,
         requests.usage_date,
-        case
-            when requests.provider = 'anthropic'
-                and coalesce(requests.input_tokens, 0) + coalesce(requests.cache_read_tokens, 0)
-                    + coalesce(requests.cache_write_tokens, 0) > 200000 then 'long'
-            else 'base'
-        end as context_tier,
+        {{ request_context_tier('requests') }} as context_tier,
         '{{ price_key }}' as price_key,
         requests.{{ column }} as token_count
     from requests
@@ -800,35 +748,30 @@ reset_ranked as (
 
 reset_context as (
 
-    select
-        'reset_context' as recommendation_type,
-        'agent_workload' as entity_type,
-        {{ dbt.concat(['reset_ranked.principal_id', "' ('", 'reset_ranked.tool', "')'"]) }} as entity_id,
-        reset_ranked.team_id,
-        reset_ranked.month_start,
-        {{ money('reset_ranked.total_savings') }} as savings,
-        {{ dbt.concat([
-            tokens_template.replace('@', 'reset_ranked.session_count'), "' '", 'reset_ranked.tool',
+    {{ recommendation_rows(
+        'reset_ranked', 'reset_context', 'agent_workload',
+        entity_id=dbt.concat(['reset_ranked.principal_id', "' ('", 'reset_ranked.tool', "')'"]),
+        savings='reset_ranked.total_savings',
+        evidence=dbt.concat([
+            grouped_count_text('reset_ranked.session_count'), "' '", 'reset_ranked.tool',
             "' session(s) in '", 'month_names.month_name',
             "' had a turn costing " ~ reset_ratio ~ "x the first or more; the worst, on '",
             'cast(reset_ranked.session_date as ' ~ text ~ ')', "', ran '", 'cast(reset_ranked.turns as ' ~ text ~ ')',
-            "' turns for '", usd_template.replace('@', 'reset_ranked.cost_usd'), "': first turn '",
-            usd_template.replace('@', 'reset_ranked.first_turn_cost_usd'), "', most expensive turn '",
-            usd_template.replace('@', 'reset_ranked.max_turn_cost_usd'), "' ('",
+            "' turns for '", grouped_usd_text('reset_ranked.cost_usd'), "': first turn '",
+            grouped_usd_text('reset_ranked.first_turn_cost_usd'), "', most expensive turn '",
+            grouped_usd_text('reset_ranked.max_turn_cost_usd'), "' ('",
             "cast(cast(round(reset_ranked.max_turn_cost_usd / reset_ranked.first_turn_cost_usd, 0) as " ~ bigint ~ ") as " ~ text ~ ")",
             "'x). The turns'' cost above " ~ reset_ratio ~ "x the first came to '",
-            usd_template.replace('@', 'reset_ranked.total_savings'), "'.'",
-        ]) }} as evidence,
-        'Start a new session (or /compact, /clear) when the task changes or the context passes a few hundred thousand tokens; carry over a short summary instead of the whole history.' as action,
-        {{ dbt.concat([
+            grouped_usd_text('reset_ranked.total_savings'), "'.'",
+        ]),
+        action="'Start a new session (or /compact, /clear) when the task changes or the context passes a few hundred thousand tokens; carry over a short summary instead of the whole history.'",
+        sentence=dbt.concat([
             "'Resetting context in '", 'reset_ranked.principal_id', "'''s long '", 'reset_ranked.tool',
-            "' sessions would have saved about '", usd_template.replace('@', 'reset_ranked.total_savings'),
+            "' sessions would have saved about '", grouped_usd_text('reset_ranked.total_savings'),
             "' in '", 'month_names.month_name', "'.'",
-        ]) }} as sentence
-    from reset_ranked
-    inner join month_names
-        on month_names.month_start = reset_ranked.month_start
-    where reset_ranked.worst_rank = 1
+        ]),
+        where='reset_ranked.worst_rank = 1'
+    ) }}
 
 ),
 
