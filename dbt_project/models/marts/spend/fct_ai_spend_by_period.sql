@@ -86,3 +86,8 @@ select
     {{ money('billed_cost_usd') }} as billed_cost_usd,
     'USD' as currency
 from rolled
+{% if is_incremental() %}
+-- only the periods the pre-hook deleted: the ledger rows read from the rebuild start also roll up into the month
+-- that contains that Monday, whose row (from its first day on) the table already holds complete
+where period_start >= {{ period_rebuild_start() }}
+{% endif %}
