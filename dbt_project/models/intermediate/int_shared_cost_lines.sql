@@ -110,8 +110,7 @@ shares as (
 
 rounded as (
 
-    -- each share rounded to the money type; the rounding remainder goes to the first participant (by team id), so
-    -- the shares of a cost-day add up exactly to its daily amount, whatever the split
+    -- each share rounded to the money type
     select
         shares.*,
         {{ money(
@@ -121,22 +120,34 @@ rounded as (
                     then day_amount * team_billed_cost / total_billed_cost
                 else day_amount / participant_count
             end"
-        ) }} as share_amount,
-        row_number() over (partition by fixed_cost_id, usage_date order by team_id) as participant_rank
+        ) }} as share_amount
     from shares
+
+),
+
+ranked as (
+
+    -- the rounding remainder (a few billionths either way) goes to the largest share (the first team by id among
+    -- equals), so the shares of a cost-day add up exactly to its daily amount and none turns negative: given to a
+    -- team with no spend (a zero share), a remainder below zero once made a negative line
+    select
+        rounded.*,
+        row_number() over (partition by fixed_cost_id, usage_date order by share_amount desc, team_id)
+            as participant_rank
+    from rounded
 
 ),
 
 balanced as (
 
     select
-        rounded.*,
+        ranked.*,
         case
             when participant_rank = 1
                 then share_amount + day_amount - sum(share_amount) over (partition by fixed_cost_id, usage_date)
             else share_amount
         end as billed_share
-    from rounded
+    from ranked
 
 )
 
