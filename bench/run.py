@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--developers", type=int, help="overrides the size's developers")
     parser.add_argument("--days", type=int, help="overrides the size's days")
     parser.add_argument("--sources", default="anthropic,openai,cursor,copilot,github,jira",
-                        help="sources ingested over the whole period; the others land empty tables (so dbt builds)")
+                        help="sources ingested over the whole period; the others land empty tables (so dbt builds). "
+                             "`cursor_events` (without `cursor`): only Cursor's per-request events, in bulk")
     parser.add_argument("--events", choices=("columnar", "api"), default=None,
                         help="how a year of Cursor per-request events lands: generated as Arrow columns and loaded by "
                              "dlt (default for M and L) or served one JSON event at a time through the demo API "
@@ -148,24 +149,35 @@ def main() -> None:
         source = make(start_date=first.isoformat(), end_date=stop.isoformat(), lookback_days=lookback)
         if provider != "cursor" or args.events != "columnar":
             return source, None
+        return source.with_resources("team_members", "daily_usage", "spend"), columnar_events(first - dt.timedelta(
+            days=lookback), stop)
+
+    def columnar_events(first: dt.date, stop: dt.date):
         from bench.columnar import columnar_cursor_events
         from ingestion.demo.cursor import cursor_team
         from ingestion.settings import demo_world
 
-        events = columnar_cursor_events(cursor_team(demo_world()), (first - dt.timedelta(days=lookback)).isoformat(),
-                                        stop.isoformat(), args.rate_scale)
-        return source.with_resources("team_members", "daily_usage", "spend"), events
+        return columnar_cursor_events(cursor_team(demo_world()), first.isoformat(), stop.isoformat(), args.rate_scale)
 
     measures = []  # (label, results key) of each ingestion measured, in order
+
+    def load_events(events) -> None:
+        rows, seconds = load("cursor", "raw_cursor", events)
+        key = "ingest_cursor_events_columnar"
+        results[key] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
+        measures.append((f"cursor per-request events (numpy -> Arrow -> dlt, rate x{args.rate_scale:g})", key))
+        print(f"  ingest cursor events (columnar): {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)",
+              flush=True)
+
+    # `cursor_events` alone: the year's per-request events in bulk, Cursor's API resources not measured (at L the
+    # demo's daily-usage endpoint, which derives each member's day from its per-event generator, takes most of an hour)
+    events_only = "cursor_events" in measured and "cursor" not in measured
+    if events_only:
+        load_events(columnar_events(start, end))
     for provider, make, dataset in PROVIDERS:
         source, events = sources(provider, make, start, end, 0)
         if events is not None:
-            rows, seconds = load(provider, dataset, events)
-            key = "ingest_cursor_events_columnar"
-            results[key] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
-            measures.append((f"cursor per-request events (numpy -> Arrow -> dlt, rate x{args.rate_scale:g})", key))
-            print(f"  ingest cursor events (columnar): {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)",
-                  flush=True)
+            load_events(events)
         rows, seconds = load(provider, dataset, source)
         results[f"ingest_{provider}"] = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
         measures.append((provider if provider != "cursor" or args.events == "api"
@@ -209,6 +221,8 @@ def main() -> None:
     # one daily partition, as the schedule runs it: yesterday, with the restatement lookback
     day = end - dt.timedelta(days=1)
     began = time.perf_counter()
+    if events_only:
+        load("cursor", "raw_cursor", columnar_events(day - dt.timedelta(days=lookback_days()), end))
     for provider, make, dataset in PROVIDERS:
         for source in sources(provider, make, day, end, lookback_days()):
             if source is not None:
@@ -229,7 +243,7 @@ def main() -> None:
 
     table = "\n".join([
         f"| measure ({args.developers} developers x {args.days} days, {os.cpu_count()} cores, "
-        f"{platform.python_version()}; sources: {', '.join(p for p, _, _ in PROVIDERS)}) | value |",
+        f"{platform.python_version()}; sources: {args.sources.replace(',', ', ')}) | value |",
         "|---|---|",
         *[f"| ingestion, {name}: rows, seconds, rows/s | {results[key]['rows']:,}, "
           f"{results[key]['seconds']} s, {results[key]['rows_per_s']:,} rows/s |" for name, key in measures],
