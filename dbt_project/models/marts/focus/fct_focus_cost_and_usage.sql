@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window('x_usage_date') }}",
+        on_schema_change='fail',
+    )
+}}
 -- The AI ledger as FinOps FOCUS 1.2 cost-and-usage rows, one per fct_ai_usage_daily row: the same money, in the
 -- columns every FOCUS-aware FinOps tool reads, beside the cloud's own FOCUS exports. Billed cost is what the
 -- providers invoice; with no commitments or negotiated prices in these bills, EffectiveCost and ContractedCost equal
 -- it. ListCost is the public list price (the billed cost where no price list knows the model). Token detail FOCUS has
 -- no column for yet lives in x_ columns and in the SKU.
+--
+-- Incremental like the ledger it mirrors: a run deletes its window's charge days and rebuilds them (rebuilding every
+-- row's JSON took 43 s of a 95 s daily run at 2,000 developers x 365 days).
 with
 
 usage as (
@@ -11,6 +22,9 @@ usage as (
         *,
         case when token_count > 0 then token_count else 1 end as focus_quantity
     from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
 
 ),
 
