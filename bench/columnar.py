@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion._common import SCHEMA_CONTRACT, SourceWindow, daily_bucket_resource
-from ingestion.cursor import EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, resolve_cursor_model
+from ingestion.cursor import EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, SPEND_SCHEMA, resolve_cursor_model
 from ingestion.demo.cursor import (
     CURSOR_MODEL_PRICES, INCLUDED_CENTS_PER_MONTH, MAX_MODE_SURCHARGE, MIX_OTHER, MIX_POWER, MODELS,
     NON_TOKEN_SHARE, SHAPES, WORKDAY_SPAN_MS, WORKDAY_START_MS, DemoCursorTeam, epoch_ms,
@@ -132,8 +132,10 @@ class ColumnarCursorEvents:
 
 
 @dlt.source(name=PROVIDER, max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
-def columnar_cursor_events(team: DemoCursorTeam, start_date: str, end_date: str, rate_scale: float = 1.0):
-    """`usage_events` and `model_refs` for [start_date, end_date), as the Cursor source lands them."""
+def columnar_cursor_events(team: DemoCursorTeam, start_date: str, end_date: str, rate_scale: float = 1.0,
+                           empty_spend: bool = False):
+    """`usage_events` and `model_refs` for [start_date, end_date), as the Cursor source lands them; with
+    `empty_spend`, an empty `spend` table too (when the API's resources are not loaded)."""
     window = SourceWindow(start_date, end_date, 0, MAX_RANGE_DAYS)
     generator = ColumnarCursorEvents(team, rate_scale)
 
@@ -152,5 +154,9 @@ def columnar_cursor_events(team: DemoCursorTeam, start_date: str, end_date: str,
         yield pa.Table.from_pylist([{"provider": PROVIDER, "model_ref": ref, **resolve_cursor_model(ref)}
                                     for ref in MODELS], schema=MODEL_REFS_SCHEMA)
 
-    return usage_events, model_refs
+    @dlt.resource(name="spend", write_disposition="append")
+    def spend() -> Iterator[pa.Table]:
+        yield SPEND_SCHEMA.empty_table()
+
+    return (usage_events, model_refs, spend) if empty_spend else (usage_events, model_refs)
 

@@ -139,8 +139,14 @@ def main() -> None:
     load("org_directory", "raw_org", org_directory_source())
     load("pricing", "raw_pricing", pricing_source())
     measured = set(args.sources.split(","))
+    # `cursor_events` alone: the year's per-request events in bulk, Cursor's API resources not measured (at L the
+    # demo's daily-usage and spend endpoints, which derive from its per-event generator, take most of an hour)
+    events_only = "cursor_events" in measured and "cursor" not in measured
     for provider, make, dataset in [p for p in PROVIDERS if p[0] not in measured]:
-        load(provider, dataset, make(start_date=end.isoformat(), end_date=end.isoformat(), lookback_days=0))
+        source = make(start_date=end.isoformat(), end_date=end.isoformat(), lookback_days=0)
+        if provider == "cursor" and events_only:  # spend lands empty from the columnar source
+            source = source.with_resources("team_members", "daily_usage")
+        load(provider, dataset, source)
         print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
     PROVIDERS = tuple(p for p in PROVIDERS if p[0] in measured)
     def sources(provider: str, make, first: dt.date, stop: dt.date, lookback: int) -> tuple[object, object]:
@@ -157,7 +163,8 @@ def main() -> None:
         from ingestion.demo.cursor import cursor_team
         from ingestion.settings import demo_world
 
-        return columnar_cursor_events(cursor_team(demo_world()), first.isoformat(), stop.isoformat(), args.rate_scale)
+        return columnar_cursor_events(cursor_team(demo_world()), first.isoformat(), stop.isoformat(), args.rate_scale,
+                                      empty_spend=events_only)
 
     measures = []  # (label, results key) of each ingestion measured, in order
 
@@ -169,9 +176,6 @@ def main() -> None:
         print(f"  ingest cursor events (columnar): {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)",
               flush=True)
 
-    # `cursor_events` alone: the year's per-request events in bulk, Cursor's API resources not measured (at L the
-    # demo's daily-usage endpoint, which derives each member's day from its per-event generator, takes most of an hour)
-    events_only = "cursor_events" in measured and "cursor" not in measured
     if events_only:
         load_events(columnar_events(start, end))
     for provider, make, dataset in PROVIDERS:
