@@ -46,12 +46,15 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## make bench [SIZE=S|M|L]: ingestion and build speed on a generated organisation (docs/performance.md)
-## S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365; BENCH_DEVS / BENCH_DAYS override
+## S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365; BENCH_DEVS / BENCH_DAYS override;
+## BENCH_SOURCES=anthropic,openai,cursor picks the sources measured over the whole period (cursor_events: events only)
 SIZE ?= M
 BENCH_DEVS ?=
 BENCH_DAYS ?=
+BENCH_SOURCES ?=
 bench: install
-	$(BIN)/python -m bench.run --size $(SIZE) $(if $(BENCH_DEVS),--developers $(BENCH_DEVS)) $(if $(BENCH_DAYS),--days $(BENCH_DAYS))
+	$(BIN)/python -m bench.run --size $(SIZE) $(if $(BENCH_DEVS),--developers $(BENCH_DEVS)) $(if $(BENCH_DAYS),--days $(BENCH_DAYS)) \
+		$(if $(BENCH_SOURCES),--sources $(BENCH_SOURCES))
 
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install
