@@ -149,6 +149,7 @@ def main() -> None:
         load(provider, dataset, source)
         print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
     PROVIDERS = tuple(p for p in PROVIDERS if p[0] in measured)
+
     def sources(provider: str, make, first: dt.date, stop: dt.date, lookback: int) -> tuple[object, object]:
         """The provider's source for [first - lookback, stop), and for Cursor in columnar mode the per-request
         events apart (bench/columnar.py): members, daily usage and spend still come through the API."""
