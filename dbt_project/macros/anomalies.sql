@@ -160,7 +160,8 @@ top_principals as (
 {%- endmacro %}
 
 {#- The team_weekly_change / team_monthly_change rules: a team's billed spend in a period (to date) against the same
-    days of the period before. grain: 'week' or 'month'. See the two models for the rule's words. -#}
+    days of the period before. grain: 'week' or 'month'. See the two models for the rule's words. Incremental (the
+    models' config): a run rebuilds the periods overlapping its window and the period after (whose baseline it is). -#}
 {% macro team_period_change(grain, pct, min_usd) -%}
 {%- set rule = 'team_weekly_change' if grain == 'week' else 'team_monthly_change' -%}
 with
@@ -168,18 +169,25 @@ with
 usage as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date >= {{ rebuilt_data_start(grain, 1) }}
+    {% endif %}
 
 ),
 
+-- the whole ledger's first and last days, also on an incremental run
 bounds as (
 
-    select min(usage_date) as first_day, max(usage_date) as last_day from usage
+    select min(usage_date) as first_day, max(usage_date) as last_day from {{ ref('fct_ai_usage_daily') }}
 
 ),
 
 periods as (
 
     select distinct {{ 'usage_week' if grain == 'week' else 'usage_month' }} as period_start from usage
+    {% if is_incremental() %}
+    where {{ is_rebuilt_period('usage_week' if grain == 'week' else 'usage_month', grain, 1) }}
+    {% endif %}
 
 ),
 

@@ -1,13 +1,48 @@
-{#- Period rollups (day, week, month) rebuilt incrementally: a run's window touches its days, the weeks and the
-    months that contain them. Everything from the Monday on or before the first day of the window's first month is
-    rebuilt: every week and month that overlaps the window starts on or after it, and every period starting on or
-    after it is complete in the ledger rows from that day on. -#}
+{#- Period rollups (day, week, month) rebuilt incrementally: a run's window (vars min_date..max_date) changes the
+    ledger's days in it, so it rebuilds those days, the weeks and the months that overlap it - nothing else. It reads
+    the ledger from period_rebuild_start(): the Monday on or before the first day of the window's first month, the
+    first day of every week and month that overlaps the window. -#}
 {% macro period_rebuild_start() -%}
     cast({{ dbt.date_trunc('week', dbt.date_trunc('month', window_start())) }} as date)
 {%- endmacro %}
 
-{% macro delete_periods_from_rebuild_start() -%}
+{#- The rollup periods a run rebuilds (the pre-hook deletes them; the model inserts them again). -#}
+{% macro is_rebuilt_rollup(period_type, period_start) -%}
+    ({{ period_start }} <= {{ window_end() }} and (
+        ({{ period_type }} = 'day' and {{ period_start }} >= {{ window_start() }})
+        or ({{ period_type }} = 'week' and {{ period_start }} >= {{ rebuilt_period_start('week') }})
+        or ({{ period_type }} = 'month' and {{ period_start }} >= {{ rebuilt_period_start('month') }})
+    ))
+{%- endmacro %}
+
+{% macro delete_rebuilt_rollups() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where period_start >= {{ period_rebuild_start() }}
+        delete from {{ this }} where {{ is_rebuilt_rollup('period_type', 'period_start') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Incremental anomaly rules. A rule's finding for a period depends on the ledger in that period and in the
+    `lookback` periods before it (its baseline). A run whose window (vars min_date..max_date) rebuilt ledger days
+    therefore rebuilds the periods that overlap the window or hold it in their baseline, reading the ledger from
+    `lookback` periods before the window's first period. In the daily schedule the periods after the window lie in
+    the future, so only the window's own periods are rebuilt; a backfill of an old window also refreshes the findings
+    whose baselines it changed. grain: 'day', 'week' or 'month'; lookback: how many of those periods a baseline spans.
+    The upper bound subtracts from the column (never adds to max_date, which may be 9999-12-31). -#}
+{% macro rebuilt_period_start(grain) -%}
+    cast({{ dbt.date_trunc(grain, window_start()) }} as date)
+{%- endmacro %}
+
+{% macro rebuilt_data_start(grain, lookback) -%}
+    cast({{ dbt.dateadd(grain, -lookback, dbt.date_trunc(grain, window_start())) }} as date)
+{%- endmacro %}
+
+{% macro is_rebuilt_period(column, grain, lookback) -%}
+    ({{ column }} >= {{ rebuilt_period_start(grain) }}
+        and cast({{ dbt.dateadd(grain, -lookback, column) }} as date) <= {{ window_end() }})
+{%- endmacro %}
+
+{% macro delete_rebuilt_periods(column, grain, lookback) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ is_rebuilt_period(column, grain, lookback) }}
     {%- endif -%}
 {%- endmacro %}

@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_periods('period_start', 'day', var('anomaly_baseline_days') | int) }}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule developer_daily_spike: one row per person x day whose spend is a spike.
 --
 -- A person's day is their billed usage that day (the ledger's person rows without seat fees and shared costs, which
@@ -9,6 +16,9 @@
 -- x the baseline (strictly) and at least var('anomaly_spike_min_usd') (inclusive: the floor that keeps tiny numbers
 -- quiet). No baseline at all (a new team's first days): no finding. The warehouse's own first days are not tested: a
 -- day needs at least var('anomaly_spike_min_history_days') days of data before it (else everyone looks new).
+--
+-- Incremental (macros/periods.sql): a run tests the days of its window and the days whose baseline holds them,
+-- reading the ledger from var('anomaly_baseline_days') days before the window; the first build tests every day.
 {%- set window_days = var('anomaly_baseline_days') | int %}
 
 with
@@ -24,6 +34,9 @@ ledger as (
     select * from usage
     where principal_type = 'person'
         and cost_type not in ('seat', 'shared')
+        {% if is_incremental() %}
+        and usage_date >= {{ rebuilt_data_start('day', window_days) }}
+        {% endif %}
 
 ),
 
@@ -76,6 +89,16 @@ person_days as (
 
 ),
 
+-- the person-days this run tests (all of them on the first build); person_days also holds their baselines' days
+tested_days as (
+
+    select * from person_days
+    {% if is_incremental() %}
+    where {{ is_rebuilt_period('usage_date', 'day', window_days) }}
+    {% endif %}
+
+),
+
 own_history as (
 
     select
@@ -83,7 +106,7 @@ own_history as (
         tested.usage_date,
         count(history.usage_date) as history_days,
         {{ median('history.spend') }} as own_median
-    from person_days as tested
+    from tested_days as tested
     inner join person_days as history
         on history.principal_id = tested.principal_id
         and history.usage_date < tested.usage_date
@@ -95,13 +118,13 @@ own_history as (
 with_own as (
 
     select
-        person_days.*,
+        tested_days.*,
         coalesce(own_history.history_days, 0) as history_days,
         own_history.own_median
-    from person_days
+    from tested_days
     left join own_history
-        on own_history.principal_id = person_days.principal_id
-        and own_history.usage_date = person_days.usage_date
+        on own_history.principal_id = tested_days.principal_id
+        and own_history.usage_date = tested_days.usage_date
 
 ),
 

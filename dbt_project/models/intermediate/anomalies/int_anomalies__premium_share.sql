@@ -1,15 +1,26 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_periods('period_start', 'week', 1) }}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule premium_share: one row per team x week in which premium-tier models (dim_models.model_tier = 'premium', from
 -- the model_catalog seed) took more than var('anomaly_premium_share') of the team's billed spend (strictly; all of its
 -- spend is the denominator, as the premium_share metric), that share rose on the week before (a team with no spend the
 -- week before counts as a rise), and the week's premium spend is at least var('anomaly_premium_share_min_usd')
 -- (inclusive). The current week counts to date. A week is tested only when the week before lies wholly inside the
--- ledger's history.
+-- ledger's history. Incremental: a run rebuilds the weeks overlapping its window and the week after (whose
+-- baseline it is); bounds are the whole ledger's.
 with
 
 usage as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date >= {{ rebuilt_data_start('week', 1) }}
+    {% endif %}
 
 ),
 
@@ -21,7 +32,7 @@ models as (
 
 bounds as (
 
-    select min(usage_date) as first_day, max(usage_date) as last_day from usage
+    select min(usage_date) as first_day, max(usage_date) as last_day from {{ ref('fct_ai_usage_daily') }}
 
 ),
 
@@ -70,6 +81,9 @@ shares as (
         on previous_week.team_id = current_week.team_id
         and previous_week.usage_week = cast({{ dbt.dateadd('day', -7, 'current_week.usage_week') }} as date)
     where cast({{ dbt.dateadd('day', -7, 'current_week.usage_week') }} as date) >= bounds.first_day
+        {% if is_incremental() %}
+        and {{ is_rebuilt_period('current_week.usage_week', 'week', 1) }}
+        {% endif %}
 
 ),
 

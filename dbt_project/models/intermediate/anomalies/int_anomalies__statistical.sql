@@ -47,15 +47,13 @@ feedback as (
 
 bounds as (
 
-    select max(usage_date) as last_day from usage
+    select max(usage_date) as last_day from {{ ref('int_anomalies__team_provider_daily') }}
 
 ),
 
 entity_days as (
 
-    select team_id, provider, usage_date, max(team_name) as team_name, sum(billed_cost_usd) as spend
-    from usage
-    group by team_id, provider, usage_date
+    select team_id, provider, usage_date, team_name, spend from {{ ref('int_anomalies__team_provider_daily') }}
 
 ),
 

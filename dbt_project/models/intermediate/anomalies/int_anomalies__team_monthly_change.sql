@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_periods('period_start', 'month', 1) }}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule team_monthly_change: one row per team x month whose billed spend to date rose on the same days of the month
 -- before (all of the team's spend, as team_weekly_change).
 --

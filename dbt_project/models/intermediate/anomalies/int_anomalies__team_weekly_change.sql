@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_periods('period_start', 'week', 1) }}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule team_weekly_change: one row per team x week whose billed spend (all of it: usage, seats, shared costs - what
 -- finance sees in fct_team_spend_daily) rose on the week before.
 --

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_periods('month_start', 'month', 1) }}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per recommendation x month the ledger has spend in: what to change, who owns it, the evidence in figures,
 -- and the money it would have saved that month, computed from the price book and the seat prices (nothing hard-coded).
 -- A month still in progress counts its days so far. Advice, never enforcement: nothing here blocks anyone.
@@ -25,6 +33,10 @@
 --                        first turn's cost (what a reset or compaction would have kept it near), summed.
 -- Usage findings are grouped per month x principal (a person's pseudonym when pseudonymize_people is on, a service)
 -- and tool (and model, for premium models); a finding saving less than recommendation_min_savings_usd ($1) is left out.
+--
+-- Incremental (macros/periods.sql): a run rebuilds the months its window touches and the month after (whose idle
+-- seats look back into it); earlier months keep the advice as it stood when they were last rebuilt, e.g. a Copilot
+-- seat cancelled since then stays in the month it was idle in. The first build computes every month.
 {%- set idle_days = var('recommendation_idle_days', 30) -%}
 {%- set small_output_tokens = var('recommendation_small_request_output_tokens', 200) -%}
 {%- set alternative_tier = var('recommendation_alternative_tier', 'standard') -%}
@@ -50,6 +62,18 @@ with
 ledger as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date >= {{ rebuilt_period_start('month') }}
+    {% endif %}
+
+),
+
+-- tokens per model over the whole ledger, also on an incremental run: which model of a tier the organisation uses most
+model_tokens as (
+
+    select provider, model_ref, sum(token_count) as token_count
+    from {{ ref('fct_ai_usage_daily') }}
+    group by provider, model_ref
 
 ),
 
@@ -63,6 +87,7 @@ months as (
 
 ),
 
+-- the months this run rebuilds (every month on the first build): every recommendation is of one of them
 month_names as (
 
     select
@@ -70,6 +95,9 @@ month_names as (
         as_of_date,
         {{ month_name_text('month_start') }} as month_name
     from months
+    {%- if is_incremental() %}
+    where {{ is_rebuilt_period('month_start', 'month', 1) }}
+    {%- endif %}
 
 ),
 
@@ -109,9 +137,13 @@ sessions as (
 
 ),
 
+-- a session's requests are on or after its day, so the rebuilt months' sessions have all of theirs from here on
 requests as (
 
     select * from {{ ref('stg_agent_telemetry__requests') }}
+    {% if is_incremental() %}
+    where usage_date >= {{ rebuilt_period_start('month') }}
+    {% endif %}
 
 ),
 
@@ -298,7 +330,7 @@ idle_seats as (
 -- every model id this mart prices, classified by the model_catalog seed (most specific pattern wins, as dim_models)
 model_ids as (
 
-    select distinct model_ref from ledger
+    select distinct model_ref from model_tokens
     union
     select distinct model_ref from requests where model_ref is not null
 
@@ -332,14 +364,14 @@ alternatives as (
             refs.price_model_id,
             row_number() over (
                 partition by model_classes.model_family
-                order by sum(ledger.token_count) desc, refs.price_model_id
+                order by sum(model_tokens.token_count) desc, refs.price_model_id
             ) as usage_rank
-        from ledger
+        from model_tokens
         inner join model_classes
-            on model_classes.model_ref = ledger.model_ref
+            on model_classes.model_ref = model_tokens.model_ref
         inner join refs
-            on refs.provider = ledger.provider
-            and refs.model_ref = ledger.model_ref
+            on refs.provider = model_tokens.provider
+            and refs.model_ref = model_tokens.model_ref
         where model_classes.model_tier = '{{ alternative_tier }}'
             and refs.price_model_id is not null
         group by model_classes.model_family, refs.price_provider, refs.price_model_id

@@ -2,15 +2,15 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_periods_from_rebuild_start() }}",
+        pre_hook="{{ delete_rebuilt_rollups() }}",
         on_schema_change='fail',
     )
 }}
 -- The finance table: AI spend by day, week and month x team x project x environment x developer x provider x tool
 -- x model family x model tier x token type x use case x cost type, in one table (period_type says which rollup a
 -- row belongs to; filter on it, never add across period types). Built from the allocated ledger, so every figure
--- agrees with fct_ai_usage_daily. Incremental: a run rebuilds the periods its window touches (see
--- macros/periods.sql).
+-- agrees with fct_ai_usage_daily. Incremental: a run rebuilds the days of its window and the weeks and months
+-- that overlap it (see macros/periods.sql).
 with
 
 ledger as (
@@ -64,6 +64,9 @@ rolled as (
         sum(list_cost_usd) as list_cost_usd,
         sum(billed_cost_usd) as billed_cost_usd
     from classified
+    {% if is_incremental() %}
+    where {{ is_rebuilt_rollup("'" ~ period_type ~ "'", column) }}
+    {% endif %}
     group by {{ column }}, {{ dims | join(', ') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -86,8 +89,3 @@ select
     {{ money('billed_cost_usd') }} as billed_cost_usd,
     'USD' as currency
 from rolled
-{% if is_incremental() %}
--- only the periods the pre-hook deleted: the ledger rows read from the rebuild start also roll up into the month
--- that contains that Monday, whose row (from its first day on) the table already holds complete
-where period_start >= {{ period_rebuild_start() }}
-{% endif %}
