@@ -1,12 +1,14 @@
 -- Each rollup of fct_ai_spend_by_period (day, week, month) holds exactly the ledger's dollars and tokens for the days
 -- its periods cover: per period, the table's totals equal fct_ai_usage_daily summed over the period's days.
--- Returns the periods that differ.
+-- Returns the periods that differ. Checks the periods overlapping the run's window (vars min_date..max_date), those it
+-- rebuilt; the whole history on a full build.
 with
 
 periods as (
 
     select period_type, period_start, period_end, sum(billed_cost_usd) as billed, sum(token_count) as tokens
     from {{ ref('fct_ai_spend_by_period') }}
+    where period_end >= {{ window_start() }} and period_start <= {{ window_end() }}
     group by period_type, period_start, period_end
 
 ),
@@ -15,6 +17,7 @@ ledger as (
 
     select usage_date, sum(billed_cost_usd) as billed, sum(token_count) as tokens
     from {{ ref('fct_ai_usage_daily') }}
+    where usage_date >= {{ period_rebuild_start() }}
     group by usage_date
 
 ),
@@ -45,3 +48,4 @@ select 'day' as period_type, ledger.usage_date as period_start, null, null, ledg
 from ledger
 left join periods on periods.period_type = 'day' and periods.period_start = ledger.usage_date
 where periods.period_start is null and ledger.billed <> 0
+    and ledger.usage_date between {{ window_start() }} and {{ window_end() }}
