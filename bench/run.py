@@ -106,7 +106,7 @@ def main() -> None:
     from ingestion.org_directory import org_directory_source
     from ingestion.pricing import pricing_source
     from ingestion.settings import lookback_days
-    from orchestration.partitions import dbt_vars
+    from orchestration.partitions import DBT_BUILD, dbt_vars
     from orchestration.resources import DBT_PROJECT_DIR, Warehouse
 
     warehouse = Warehouse.from_env()
@@ -189,7 +189,7 @@ def main() -> None:
                          else "cursor members, daily usage, spend (API)", f"ingest_{provider}"))
         print(f"  ingest {provider}: {rows:,} rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)", flush=True)
 
-    dbt = [sys.executable, str(ROOT / "bench" / "peak_rss_dbt.py"), "build", "--project-dir", str(DBT_PROJECT_DIR),
+    dbt = [sys.executable, str(ROOT / "bench" / "peak_rss_dbt.py"), *DBT_BUILD, "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []

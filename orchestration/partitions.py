@@ -28,6 +28,11 @@ def ingestion_window(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -
     return _as_date(start).isoformat(), _as_date(end).isoformat()
 
 
+# The scheduled dbt command: every model and its data tests. dbt's unit tests check the SQL, not the day's data, so
+# they run in the test suite (tests/test_end_to_end.py), not on every partition - as dbt advises for production.
+DBT_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
 def dbt_vars(start: dt.date | dt.datetime, end: dt.date | dt.datetime, lookback_days: int) -> dict[str, str]:
     """dbt's inclusive `min_date`/`max_date` for a partition window [start, end): the window's days plus the days
     the restatement lookback re-fetched before it, so whatever dlt replaced, dbt rebuilds."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -261,6 +262,23 @@ def test_unknown_identifiers_are_exactly_the_unallocated_spend(env, first_run, w
     assert abs(unallocated - expected) < Decimal("0.000001")
     [(coverage_unallocated,)] = scalar(env, "select sum(unallocated_billed_cost_usd) from marts.fct_allocation_coverage_daily")
     assert abs(coverage_unallocated - expected) < Decimal("0.000001")
+
+
+def test_dbt_unit_tests_pass(env, first_run, tmp_path):
+    """dbt's unit tests (each SQL rule on hand-computed rows) all run and pass. The scheduled build leaves them out
+    (orchestration.partitions.DBT_BUILD), so this is where they run; they need the built warehouse's tables."""
+    import json
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", ".",
+         "--target-path", str(tmp_path / "target")],
+        cwd=ROOT / "dbt_project", capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert len(manifest["unit_tests"]) >= 45
+    assert sorted(r["unique_id"] for r in results) == sorted(manifest["unit_tests"])
+    assert {r["status"] for r in results} == {"pass"}
 
 
 def test_running_again_and_a_single_overlapping_partition_change_nothing(env, first_run):

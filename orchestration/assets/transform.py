@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
-from orchestration.partitions import daily_partitions, dbt_vars
+from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_vars
 from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest
 
 
@@ -67,7 +67,7 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     events = []
     try:
-        for event in dbt.cli(["build", "--vars", json.dumps(dbt_window)], context=context).stream():
+        for event in dbt.cli(DBT_BUILD + ["--vars", json.dumps(dbt_window)], context=context).stream():
             events.append(event)
     except Exception:
         yield from events  # what dbt did build before the failure is still recorded as materialized

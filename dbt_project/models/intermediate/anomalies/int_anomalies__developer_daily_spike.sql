@@ -40,9 +40,11 @@ ledger as (
 
 ),
 
+-- the ledger's first day (read from the table itself: a second reader of the CTE above would make DuckDB
+-- materialize the whole ledger)
 data_start as (
 
-    select min(usage_date) as first_day from usage
+    select min(usage_date) as first_day from {{ ref('fct_ai_usage_daily') }}
 
 ),
 

@@ -8,10 +8,10 @@
 -- (model_ref '(none)': seats, code execution) are left out.
 with
 
-lines as (
+-- the model-specific lines, summed per day x entity x model x line team (incremental)
+entities as (
 
-    select * from {{ ref('int_usage_attributed') }}
-    where model_ref <> '(none)'
+    select * from {{ ref('int_anomalies__model_usage_lines_daily') }}
 
 ),
 
@@ -25,26 +25,6 @@ accounts as (
 teams as (
 
     select * from {{ ref('dim_teams') }}
-
-),
-
-entities as (
-
-    select
-        lines.usage_date,
-        lines.provider,
-        lines.tool,
-        lines.model_ref,
-        lines.team_id as line_team_id,
-        case when lines.api_key_id is not null then 'api_key' else 'team_tool' end as entity_type,
-        case
-            when lines.api_key_id is not null then lines.api_key_id
-            else {{ dbt.concat(['lines.team_id', "'/'", 'lines.tool']) }}
-        end as entity_id,
-        lines.api_key_id,
-        lines.billed_cost,
-        lines.token_count
-    from lines
 
 ),
 

@@ -236,10 +236,13 @@ contributors as (
         max(coalesce(usage.person_name, usage.principal_id)) as principal_name,
         sum(usage.billed_cost_usd) as spend
     from usage
-    inner join final_episodes
-        on final_episodes.team_id = usage.team_id
-        and final_episodes.provider = usage.provider
-        and final_episodes.period_start = usage.usage_date
+    -- a semi join: the few flagged days are the build side (an inner join let DuckDB hash the whole ledger)
+    where exists (
+        select 1 from final_episodes
+        where final_episodes.team_id = usage.team_id
+            and final_episodes.provider = usage.provider
+            and final_episodes.period_start = usage.usage_date
+    )
     group by usage.team_id, usage.provider, usage.usage_date, usage.model_ref, usage.principal_id
 
 ),

@@ -1,6 +1,10 @@
+{{ config(materialized='table') }}
 -- One row per person x day x feature: the person's AI cost that day, shared equally among the work items they had
 -- in flight that day (see int_work_item_spans). A person-day with cost and no item in flight is kept whole as
 -- feature '(unattributed)', so the rows sum back to the person's daily cost.
+--
+-- A table, not a view: four marts and its tests read it, and each would otherwise sum the whole ledger again. Not
+-- incremental: a work item finishing today puts its past days (up to work_item_max_days) in flight.
 with
 
 person_cost as (
@@ -9,10 +13,8 @@ person_cost as (
         usage_date,
         person_email,
         team_id,
-        sum(billed_cost_usd) as ai_cost_usd
-    from {{ ref('fct_ai_usage_daily') }}
-    where principal_type = 'person'
-    group by usage_date, person_email, team_id
+        billed_cost_usd as ai_cost_usd
+    from {{ ref('int_person_spend_daily') }}
 
 ),
 

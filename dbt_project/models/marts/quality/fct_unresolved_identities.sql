@@ -6,68 +6,12 @@
 --   api_key : an API key the directory's provider_accounts do not list
 --   workspace / project : an Anthropic workspace or OpenAI project the directory does not list
 -- Shared costs, seat rosters and the Cursor / Copilot organisations are not identifiers to resolve.
+-- Summed from int_unresolved_identifiers_daily (a row per day and identifier, kept incrementally).
 with
-
-lines as (
-
-    select * from {{ ref('int_usage_attributed') }}
-
-),
-
-accounts as (
-
-    select provider, account_kind, account_id from {{ ref('stg_org__provider_accounts') }}
-
-),
-
-flagged as (
-
-    select
-        lines.usage_date,
-        lines.provider,
-        lines.provider_user_id,
-        lines.api_key_id,
-        lines.scope_kind,
-        lines.scope_id,
-        lines.person_email,
-        lines.team_id,
-        lines.billed_cost,
-        lines.token_count,
-        key_account.account_id as known_key_id,
-        scope_account.account_id as known_scope_id
-    from lines
-    left join accounts as key_account
-        on key_account.provider = lines.provider
-        and key_account.account_kind = 'api_key'
-        and key_account.account_id = lines.api_key_id
-    left join accounts as scope_account
-        on scope_account.provider = lines.provider
-        and scope_account.account_kind = lines.scope_kind
-        and scope_account.account_id = lines.scope_id
-
-),
 
 identifiers as (
 
-    select usage_date, provider, 'user' as identifier_kind, provider_user_id as identifier, team_id, billed_cost,
-           token_count
-    from flagged
-    where provider_user_id is not null and person_email is null
-
-    union all
-
-    select usage_date, provider, 'api_key' as identifier_kind, api_key_id as identifier, team_id, billed_cost,
-           token_count
-    from flagged
-    where api_key_id is not null and known_key_id is null
-
-    union all
-
-    select usage_date, provider, scope_kind as identifier_kind, scope_id as identifier, team_id, billed_cost,
-           token_count
-    from flagged
-    where scope_kind in ('workspace', 'project') and scope_id is not null and scope_id <> '(none)'
-        and known_scope_id is null
+    select * from {{ ref('int_unresolved_identifiers_daily') }}
 
 ),
 
@@ -80,8 +24,8 @@ summarised as (
         min(usage_date) as first_seen_date,
         max(usage_date) as last_seen_date,
         count(distinct usage_date) as active_days,
-        sum(billed_cost) as billed_cost_usd,
-        sum(case when team_id = 'unallocated' then billed_cost else 0 end) as unallocated_billed_cost_usd,
+        sum(billed_cost_usd) as billed_cost_usd,
+        sum(unallocated_billed_cost_usd) as unallocated_billed_cost_usd,
         sum(token_count) as token_count
     from identifiers
     group by provider, identifier_kind, identifier

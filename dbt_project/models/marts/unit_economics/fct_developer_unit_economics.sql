@@ -17,8 +17,7 @@ people as (
 spend as (
 
     select usage_date as day, person_email, sum(billed_cost_usd) as ai_cost_usd
-    from {{ ref('fct_ai_usage_daily') }}
-    where principal_type = 'person'
+    from {{ ref('int_person_spend_daily') }}
     group by usage_date, person_email
 
 ),

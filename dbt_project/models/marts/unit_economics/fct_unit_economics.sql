@@ -41,8 +41,8 @@ output as (
 person_spend as (
 
     select usage_date as day, team_id, person_email
-    from {{ ref('fct_ai_usage_daily') }}
-    where principal_type = 'person' and billed_cost_usd > 0
+    from {{ ref('int_person_spend_daily') }}
+    where has_positive_line
 
 ),
 
