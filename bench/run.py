@@ -204,7 +204,7 @@ def main() -> None:
     began = time.perf_counter()
     run_dbt("--full-refresh")
     results["dbt_full_build_s"] = round(time.perf_counter() - began, 1)
-    print(f"  dbt build (full, all tests): {results['dbt_full_build_s']}s", flush=True)
+    print(f"  dbt build (full, all data tests): {results['dbt_full_build_s']}s", flush=True)
 
     import duckdb
 
@@ -252,7 +252,7 @@ def main() -> None:
         "|---|---|",
         *[f"| ingestion, {name}: rows, seconds, rows/s | {results[key]['rows']:,}, "
           f"{results[key]['seconds']} s, {results[key]['rows_per_s']:,} rows/s |" for name, key in measures],
-        f"| dbt build, full refresh (all models and tests) | {results['dbt_full_build_s']} s |",
+        f"| dbt build, full refresh (all models and data tests) | {results['dbt_full_build_s']} s |",
         f"| floor: billed USD and tokens per provider per day, one DuckDB query over {results['raw_rows']:,} raw rows "
         f"| {results['floor_s']} s (full build = {results['full_build_over_floor']}x) |",
         f"| ledger rows (fct_ai_usage_daily) / allocated token lines | {results['ledger_rows']:,} / "

@@ -4,8 +4,9 @@
 -- episode: consecutive flagged periods of one rule and entity; its first period has is_new (alerts fire on it only),
 -- first_seen_date .. last_seen_date is its interval so far.
 --
--- A table rebuilt from the whole history on every run (a few seconds on 90 days of the demo): the rules' baselines
--- look 28 days back and an episode can start before any run's window, so an incremental window would cut them.
+-- A table rebuilt on every run from the rules' flagged periods (few rows): an episode can start before any run's
+-- window, so episodes are grouped here over the whole history. The heavy rules themselves are incremental (a run
+-- re-tests the periods of its window and those whose baseline holds it; macros/periods.sql).
 {%- set rule_columns = [
     'finding_id', 'rule', 'entity_type', 'entity_id', 'entity_name', 'team_id', 'period_type', 'period_start',
     'period_end', 'first_seen_date', 'last_seen_date', 'is_new', 'observed', 'baseline', 'expected_usd', 'actual_usd',
