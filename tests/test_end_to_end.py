@@ -267,8 +267,6 @@ def test_unknown_identifiers_are_exactly_the_unallocated_spend(env, first_run, w
 def test_dbt_unit_tests_pass(env, first_run, tmp_path):
     """dbt's unit tests (each SQL rule on hand-computed rows) all run and pass. The scheduled build leaves them out
     (orchestration.partitions.DBT_BUILD), so this is where they run; they need the built warehouse's tables."""
-    import json
-
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", ".",
          "--target-path", str(tmp_path / "target")],
