@@ -394,7 +394,8 @@ def test_daily_runs_equal_a_full_rebuild(env, run_90_days, tmp_path):
     copy = tmp_path / "rebuilt.duckdb"
     shutil.copy(env["WAREHOUSE_PATH"], copy)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--full-refresh", "--profiles-dir", ".", "--quiet"],
+        [str(Path(sys.executable).parent / "dbt"), "run", "--full-refresh", "--profiles-dir", ".", "--quiet",
+         "--target-path", str(tmp_path / "target")],  # not the project's target/: other test files read it
         cwd=ROOT / "dbt_project", capture_output=True, text=True, timeout=1200,
         env={**env, "WAREHOUSE_PATH": str(copy)})
     assert result.returncode == 0, result.stdout[-4000:]
