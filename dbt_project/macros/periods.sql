@@ -6,13 +6,12 @@
     cast({{ dbt.date_trunc('week', dbt.date_trunc('month', window_start())) }} as date)
 {%- endmacro %}
 
-{#- The rollup periods a run rebuilds (the pre-hook deletes them; the model inserts them again). -#}
+{#- The rollup periods a run rebuilds (the pre-hook deletes them; the model inserts them again): the days, weeks and
+    months overlapping the window - is_rebuilt_period below with no baseline. -#}
 {% macro is_rebuilt_rollup(period_type, period_start) -%}
-    ({{ period_start }} <= {{ window_end() }} and (
-        ({{ period_type }} = 'day' and {{ period_start }} >= {{ window_start() }})
-        or ({{ period_type }} = 'week' and {{ period_start }} >= {{ rebuilt_period_start('week') }})
-        or ({{ period_type }} = 'month' and {{ period_start }} >= {{ rebuilt_period_start('month') }})
-    ))
+    (({{ period_type }} = 'day' and {{ is_rebuilt_period(period_start, 'day', 0) }})
+        or ({{ period_type }} = 'week' and {{ is_rebuilt_period(period_start, 'week', 0) }})
+        or ({{ period_type }} = 'month' and {{ is_rebuilt_period(period_start, 'month', 0) }}))
 {%- endmacro %}
 
 {% macro delete_rebuilt_rollups() -%}
@@ -38,7 +37,8 @@
 
 {% macro is_rebuilt_period(column, grain, lookback) -%}
     ({{ column }} >= {{ rebuilt_period_start(grain) }}
-        and cast({{ dbt.dateadd(grain, -lookback, column) }} as date) <= {{ window_end() }})
+        and {% if lookback == 0 %}{{ column }}{% else %}cast({{ dbt.dateadd(grain, -lookback, column) }} as date){% endif %}
+            <= {{ window_end() }})
 {%- endmacro %}
 
 {% macro delete_rebuilt_periods(column, grain, lookback) -%}
