@@ -47,14 +47,16 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 ## make bench [SIZE=S|M|L]: ingestion and build speed on a generated organisation (docs/performance.md)
 ## S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365; BENCH_DEVS / BENCH_DAYS override;
-## BENCH_SOURCES=anthropic,openai,cursor picks the sources measured over the whole period (cursor_events: events only)
+## BENCH_SOURCES=anthropic,openai,cursor picks the sources measured over the whole period (cursor_events: events only);
+## BENCH_SAMPLE_DAYS=7: the other sources land and are measured over the last 7 days (instead of landing empty)
 SIZE ?= M
 BENCH_DEVS ?=
 BENCH_DAYS ?=
 BENCH_SOURCES ?=
+BENCH_SAMPLE_DAYS ?=
 bench: install
 	$(BIN)/python -m bench.run --size $(SIZE) $(if $(BENCH_DEVS),--developers $(BENCH_DEVS)) $(if $(BENCH_DAYS),--days $(BENCH_DAYS)) \
-		$(if $(BENCH_SOURCES),--sources $(BENCH_SOURCES))
+		$(if $(BENCH_SOURCES),--sources $(BENCH_SOURCES)) $(if $(BENCH_SAMPLE_DAYS),--sample-days $(BENCH_SAMPLE_DAYS))
 
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install
