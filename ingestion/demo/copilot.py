@@ -137,6 +137,7 @@ class DemoCopilotOrg:
                 s = _replace(s, pending_cancellation=last_day_of_month + dt.timedelta(days=1))
             out.append(s)
         self.seats = tuple(sorted(out, key=lambda s: s.login))
+        self._seat_of = {s.login: s for s in self.seats}
         self.idle_logins = (idle, never)
 
     def has_data(self, day: dt.date) -> bool:
@@ -147,10 +148,11 @@ class DemoCopilotOrg:
         return seat.created <= day and (seat.pending_cancellation is None or day < seat.pending_cancellation)
 
     # ------------------------------------------------------------------------------------------ draws
-    @lru_cache(maxsize=16384)
+    # the 28-day active-user counts ask for every seat's last 28 days: the cache holds them at 10,000 developers
+    @lru_cache(maxsize=2**18)
     def _user_day(self, login: str, day: dt.date) -> Optional[dict[str, Any]]:
         """One seat holder's day: a (feature, model, language) cube of counts and the CLI use, or None (inactive)."""
-        seat = next(s for s in self.seats if s.login == login)
+        seat = self._seat_of[login]
         if not self.has_data(day) or day < seat.created or seat.never_active:
             return None
         if seat.active_until is not None and day > seat.active_until:
