@@ -134,12 +134,17 @@ def default_org_directory_path() -> Path:
     return Path(configured) if configured else DEMO_ORG_DIRECTORY
 
 
+# libyaml's safe loader where PyYAML was built with it (the same YAML, ~10x faster: a 10,000-person directory parses
+# in seconds, not half a minute); PyYAML's pure-Python safe loader otherwise
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_org_directory(path: Optional[Path | str] = None) -> OrgDirectory:
     path = Path(path) if path else default_org_directory_path()
     if not path.exists():
         raise OrgDirectoryError(f"org directory {path} does not exist (set FINOPS_ORG_DIRECTORY to your file)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise OrgDirectoryError(f"org directory {path} is not valid YAML: {exc}") from None
     return parse_org_directory(raw, source=str(path))

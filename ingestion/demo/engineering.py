@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ingestion.org_directory import OrgDirectory
 
 EPICS_PER_TEAM = 6
 HISTORY_DAYS = 400  # how far back the demo's GitHub lists reach (they are listed newest first)
+WEEK_ZERO = dt.date(2024, 1, 1)  # a Monday; pull request and ticket numbers count weeks from it
 EPIC_NAMES = ["Billing reliability", "Onboarding revamp", "Search relevance", "Offline mode", "Cost guardrails",
               "Agent tooling", "Accessibility", "Data retention", "Checkout speed", "Fraud signals"]
 
@@ -83,6 +84,23 @@ class Deployment:
     statuses: tuple[tuple[str, dt.datetime], ...]  # newest first, as the API lists them
 
 
+class NewestFirst:
+    """A list drawn in batches as it is read (`first(n)`), for listings served newest first."""
+
+    def __init__(self, batches: Iterator[list]) -> None:
+        self._batches, self._drawn, self._exhausted = batches, [], False
+
+    def first(self, n: Optional[int]) -> list:
+        """The first n items (all of them when n is None); fewer when the list is shorter."""
+        while not self._exhausted and (n is None or len(self._drawn) < n):
+            batch = next(self._batches, None)
+            if batch is None:
+                self._exhausted = True
+            else:
+                self._drawn.extend(batch)
+        return self._drawn if n is None else self._drawn[:n]
+
+
 class DemoEngineering:
     """Deterministic engineering output for the people and teams of an org directory."""
 
@@ -123,7 +141,7 @@ class DemoEngineering:
             return (), ()
         project = team.jira_projects[0]
         epics = self.epics(team_id)
-        week_index = (week_start - dt.date(2024, 1, 1)).days // 7
+        week_index = (week_start - WEEK_ZERO).days // 7
         tickets: list[Ticket] = []
         prs: list[PullRequest] = []
         for person_index, person in enumerate(self.members.get(team_id, [])):
@@ -204,16 +222,39 @@ class DemoEngineering:
                              if t.project in projects and start <= t.resolved_at.date() < end)
         return sorted(found, key=lambda t: (t.resolved_at, t.key))
 
-    @lru_cache(maxsize=256)
     def pull_requests(self, repository: str) -> tuple[PullRequest, ...]:
         """Every closed pull request of a repository in the demo's history, most recently updated first."""
-        team = next((t for t in self.org.teams if repository in t.repositories), None)
+        return tuple(self.newest_pull_requests(repository).first(None))
+
+    @lru_cache(maxsize=1024)
+    def newest_pull_requests(self, repository: str) -> NewestFirst:
+        """The same list drawn a week at a time, newest week first, only as far as it is read: the API's pages for
+        a window of recent days need a few weeks, not the whole history (at 10,000 developers, minutes)."""
+        team = self._team_of_repository(repository)
         if team is None:
-            return ()
-        start = self.today - dt.timedelta(days=HISTORY_DAYS)
-        prs = [p for week in self.weeks(start, self.today) for p in self.week(team.id, week)[1]
-               if p.repository == repository]
-        return tuple(sorted(prs, key=lambda p: (p.closed_at, p.number), reverse=True))
+            return NewestFirst(iter(()))
+        weeks = list(self.weeks(self.today - dt.timedelta(days=HISTORY_DAYS), self.today))
+
+        def newest_week_first():
+            for week in reversed(weeks):  # a week's pull requests close within it (merged Monday to Friday)
+                yield sorted((p for p in self.week(team.id, week)[1] if p.repository == repository),
+                             key=lambda p: (p.closed_at, p.number), reverse=True)
+        return NewestFirst(newest_week_first())
+
+    def pull_request(self, repository: str, number: int) -> Optional[PullRequest]:
+        """One pull request of the history by number (numbers encode their week: only that week is drawn)."""
+        team = self._team_of_repository(repository)
+        weeks_before = (iso_week_start(self.today - dt.timedelta(days=HISTORY_DAYS)) - WEEK_ZERO).days // 7
+        if team is not None and weeks_before <= number // 1000 <= (self.today - WEEK_ZERO).days // 7:
+            week = WEEK_ZERO + dt.timedelta(days=7 * (number // 1000))
+            found = next((p for p in self.week(team.id, week)[1]
+                          if p.repository == repository and p.number == number), None)
+            if found is not None:
+                return found
+        return next((p for p in self.pull_requests(repository) if p.number == number), None)
+
+    def _team_of_repository(self, repository: str):
+        return next((t for t in self.org.teams if repository in t.repositories), None)
 
     @lru_cache(maxsize=256)
     def deployments(self, repository: str) -> tuple[Deployment, ...]:

@@ -14,7 +14,7 @@ import re
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from ingestion.demo.engineering import DemoEngineering, PullRequest, Ticket, _seed
+from ingestion.demo.engineering import DemoEngineering, NewestFirst, PullRequest, Ticket, _seed
 from ingestion.demo.server import DEMO_API_KEY, _ApiError, _DemoAdapter, _int, _one, _response
 
 DEMO_GITHUB_URL = "https://demo.invalid/github"
@@ -59,10 +59,10 @@ class GitHubDemoAdapter(_DemoAdapter):
             repo = f"{m[1]}/{m[2]}".lower()
             if _one(params, "state") != "closed" or _one(params, "sort") != "updated":
                 raise _ApiError(422, {"message": "demo serves state=closed&sort=updated&direction=desc"})
-            return self._page(path, params, [self._pr_item(p) for p in self.world.pull_requests(repo)])
+            return self._newest_first_page(path, params, self.world.newest_pull_requests(repo), self._pr_item)
         if m := re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", path):
             repo = f"{m[1]}/{m[2]}".lower()
-            pr = next((p for p in self.world.pull_requests(repo) if p.number == int(m[3])), None)
+            pr = self.world.pull_request(repo, int(m[3]))
             if pr is None:
                 raise _ApiError(404, {"message": "Not Found"})
             return {**self._pr_item(pr), "merged": pr.merged_at is not None, "additions": pr.additions,
@@ -96,6 +96,17 @@ class GitHubDemoAdapter(_DemoAdapter):
             links.append(f'<{self.base_url}{path}?{urlencode({**keep, "page": page + 1})}>; rel="next"')
             links.append(f'<{self.base_url}{path}?{urlencode({**keep, "page": last})}>; rel="last"')
         return chunk, ({"Link": ", ".join(links)} if links else {})
+
+    def _newest_first_page(self, path: str, params, items: NewestFirst, render) -> tuple[list[Any], dict[str, str]]:
+        """A page of a list drawn only as far as asked: its `next` link comes from drawing one item past the page;
+        no `last` link (GitHub leaves it out on some large listings too; clients follow `next`)."""
+        per_page = _int(params, "per_page", 30, 100)
+        page = _int(params, "page", 1, 10**6)
+        drawn = items.first(page * per_page + 1)
+        keep = {k: v[-1] for k, v in params.items() if k != "page"}
+        links = {"Link": f'<{self.base_url}{path}?{urlencode({**keep, "page": page + 1})}>; rel="next"'} \
+            if len(drawn) > page * per_page else {}
+        return [render(item) for item in drawn[(page - 1) * per_page: page * per_page]], links
 
     def _pr_item(self, pr: PullRequest) -> dict[str, Any]:
         updated = pr.closed_at + dt.timedelta(minutes=5)

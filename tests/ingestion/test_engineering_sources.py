@@ -112,3 +112,26 @@ def test_a_source_without_credentials_still_creates_its_tables(transport, pipeli
     pipe.run(jira_source(start_date=START.isoformat(), end_date=END.isoformat(), projects=["PAY"],
                          connection=ProviderConnection("jira", "https://jira.test", None, demo=False)))
     assert query(pipe, "select count(*) from issues") == [(0,)]
+
+
+def test_the_demo_draws_pull_request_pages_only_as_far_as_they_are_read(demo_org):
+    from ingestion.demo.engineering import HISTORY_DAYS, DemoEngineering
+
+    engineering = DemoEngineering(demo_org, seed=42, today=END)
+    repo = REPOS[0]
+    team = next(t for t in demo_org.teams if repo in t.repositories)
+    weeks = list(engineering.weeks(END - dt.timedelta(days=HISTORY_DAYS), END))
+    # the definition: every week's pull requests of the repository, most recently closed first
+    history = sorted((p for w in weeks for p in engineering.week(team.id, w)[1] if p.repository == repo),
+                     key=lambda p: (p.closed_at, p.number), reverse=True)
+    assert len(history) > 200
+    fresh = DemoEngineering(demo_org, seed=42, today=END)
+    drawn_weeks = []
+    week = fresh.week
+    fresh.week = lambda team_id, start: drawn_weeks.append(start) or week(team_id, start)
+    listing = fresh.newest_pull_requests(repo)
+    assert listing.first(10) == history[:10]
+    assert len(drawn_weeks) < 5 and min(drawn_weeks) >= weeks[-5]  # the newest weeks only
+    assert listing.first(None) == history and fresh.pull_requests(repo) == tuple(history)
+    assert fresh.pull_request(repo, history[123].number) == history[123]
+    assert fresh.pull_request(repo, 999_999_999) is None
