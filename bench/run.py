@@ -158,10 +158,9 @@ def main() -> None:
     began = time.perf_counter()
     demo_world(), demo_engineering()  # simulated once per process; not counted in any source's ingestion
     print(f"demo organisation simulated in {time.perf_counter() - began:.1f}s", flush=True)
-    # usage reports (daily buckets, JSON) and per-request events (Cursor), each through its real client
-    # and engineering output (GitHub, Jira), which unit economics needs
-    # file sources (agent telemetry, FOCUS exports): measured on their own in tests/docs; here they land the demo's
-    # files for the last day only, so dbt has every table it reads
+    # usage reports (daily buckets, JSON) and per-request events (Cursor), each through its real client, engineering
+    # output (GitHub, Jira), which unit economics needs, and the file sources (agent telemetry, FOCUS exports; the
+    # demo writes its files, the source reads them as it reads a bucket)
     PROVIDERS = (("anthropic", anthropic_source, "raw_anthropic"), ("openai", openai_source, "raw_openai"),
                  ("cursor", cursor_source, "raw_cursor"), ("copilot", copilot_source, "raw_copilot"),
                  ("github", github_source, "raw_github"), ("jira", jira_source, "raw_jira"),

@@ -28,7 +28,7 @@ flagged_sessions as (
 
     {% for rule in ['expensive_session', 'forgotten_agent', 'context_bloat', 'retry_loop'] -%}
     select entity_id as session_id from {{ ref('int_anomalies__' ~ rule) }}
-    {% if not loop.last %}union {% endif %}
+    {% if not loop.last %}union distinct {% endif %}
     {%- endfor %}
 
 ),

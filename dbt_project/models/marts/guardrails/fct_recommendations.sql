@@ -331,7 +331,7 @@ idle_seats as (
 model_ids as (
 
     select distinct model_ref from model_tokens
-    union
+    union distinct
     select distinct model_ref from requests where model_ref is not null
 
 ),
