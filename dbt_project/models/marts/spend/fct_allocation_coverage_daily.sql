@@ -1,9 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window('usage_date') }}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per day x provider: how much of the billed spend has an owning team, and how many tokens are unpriced.
+-- Incremental like the ledger: a run replaces its window's days (a day's row depends on that day's ledger rows only).
 with
 
 usage as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
 
 ),
 

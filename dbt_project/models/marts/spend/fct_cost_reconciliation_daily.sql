@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window('usage_date') }}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per provider x day: what the provider billed against what its usage costs at list price, and whether the
 -- ledger holds exactly the bill. Finance's check before month end:
 --   * ledger_gap_usd must be 0 (the allocation neither lost nor invented a dollar; a dbt test fails otherwise);
@@ -6,7 +14,8 @@
 --     unpriced models and non-token charges are reported beside it, not in it. A variance beyond the tolerance
 --     (var reconciliation_tolerance, default 5%, and at least var reconciliation_floor_usd, default $1) is flagged
 --     'variance' and warned about by a dbt test.
--- Shared costs of the directory are not a provider's bill and are left out.
+-- Shared costs of the directory are not a provider's bill and are left out. Incremental like the ledger: a run
+-- replaces its window's days (a day's row depends on that day's bill and ledger rows only).
 {%- set tolerance = var('reconciliation_tolerance', 0.05) %}
 {%- set floor_usd = var('reconciliation_floor_usd', 1) %}
 with
@@ -15,6 +24,9 @@ bills as (
 
     select provider, usage_date, sum(billed_cost) as provider_billed_usd
     from {{ ref('int_billed_cost_lines') }}
+    {% if is_incremental() %}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
     group by provider, usage_date
 
 ),
@@ -33,6 +45,9 @@ ledger as (
         sum(unpriced_token_count) as unpriced_token_count
     from {{ ref('fct_ai_usage_daily') }}
     where cost_type <> 'shared'
+    {% if is_incremental() %}
+        and usage_date between {{ window_start() }} and {{ window_end() }}
+    {% endif %}
     group by provider, usage_date
 
 ),
