@@ -11,7 +11,8 @@
 --
 -- A table rebuilt whole on every run, not incremental: providers restate whole months of their FOCUS exports (a
 -- month's file is rewritten as it grows, and rows can disappear), so a window delete would keep stale cloud rows
--- outside the run's window. Both halves are aggregates of modest size (the ledger's rows, summed to this grain).
+-- outside the run's window. Both halves are aggregates of modest size; the AI half reads the ledger already summed
+-- to this grain (int_ai_cost_by_owner_daily, incremental like the ledger).
 with
 
 ai_ledger as (
@@ -36,12 +37,12 @@ ai_ledger as (
         project_id,
         environment,
         'Usage' as charge_category,
-        {{ money('sum(billed_cost_usd)') }} as billed_cost_usd,
-        {{ money('sum(billed_cost_usd)') }} as effective_cost_usd,
-        {{ money('sum(coalesce(list_cost_usd, billed_cost_usd))') }} as list_cost_usd,
-        count(*) as line_count
-    from {{ ref('fct_ai_usage_daily') }}
-    group by usage_date, provider, tool, team_id, project_id, environment
+        {{ money('billed_cost_usd') }} as billed_cost_usd,
+        {{ money('billed_cost_usd') }} as effective_cost_usd,
+        {{ money('list_or_billed_cost_usd') }} as list_cost_usd,
+        line_count
+    -- the ledger summed to this grain, kept incrementally beside it
+    from {{ ref('int_ai_cost_by_owner_daily') }}
 
 ),
 
