@@ -7,8 +7,8 @@
     )
 }}
 -- One row per day x provider x tool x team x project x environment: the ledger's lines summed, kept incrementally
--- like the ledger (a run replaces its window's days). What fct_cloud_and_ai_cost_daily reads for its AI half (that
--- mart is rebuilt whole on every run for its FOCUS half) instead of every ledger line.
+-- like the ledger (a run replaces its window's days). What fct_cloud_and_ai_cost_daily (for its AI half) and
+-- fct_budget_status read instead of every ledger line: both are rebuilt whole on every run.
 select
     usage_date,
     provider,

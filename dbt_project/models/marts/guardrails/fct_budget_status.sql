@@ -43,7 +43,8 @@ projects as (
 
 ledger as (
 
-    select usage_date, team_id, project_id, billed_cost_usd from {{ ref('fct_ai_usage_daily') }}
+    -- the ledger summed per owner and day (int_ai_cost_by_owner_daily: every line, kept incrementally beside it)
+    select usage_date, team_id, project_id, billed_cost_usd from {{ ref('int_ai_cost_by_owner_daily') }}
 
 ),
 
