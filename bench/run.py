@@ -124,7 +124,7 @@ def main() -> None:
     args.days = args.days or size_days
     args.events = args.events or ("api" if args.size == "S" else "columnar")
     args.rate_scale = args.rate_scale or (1.5 if args.size == "L" else 1.0)
-    label = args.size if (args.developers, args.days) == SIZES[args.size] else f"{args.developers}x{args.days}"
+    size_label = args.size if (args.developers, args.days) == SIZES[args.size] else f"{args.developers}x{args.days}"
 
     work = Path(tempfile.mkdtemp(prefix="finops-bench-"))
     from ingestion.demo.org import write_demo_org
@@ -236,9 +236,9 @@ def main() -> None:
             load(provider, dataset, source)
             print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
             continue
-        label = cursor_api_label if provider == "cursor" and args.events == "columnar" else provider
+        name = cursor_api_label if provider == "cursor" and args.events == "columnar" else provider
         measure(f"ingest_{provider}_sample", provider, dataset, source, "focus_files (the demo's whole export)"
-                if provider == "focus_files" else f"{label}, last {args.sample_days} days only")
+                if provider == "focus_files" else f"{name}, last {args.sample_days} days only")
     daily_providers = tuple(p for p in PROVIDERS if p[0] in measured or (
         sample and not (p[0] == "cursor" and events_only)))
     for provider, make, dataset in [p for p in PROVIDERS if p[0] in measured]:
@@ -353,7 +353,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.developers}x{args.days}.md").write_text(table + "\n")
     (out / f"{args.developers}x{args.days}.json").write_text(json.dumps(results, indent=2))
-    record(label, table, dt.date.today())
+    record(size_label, table, dt.date.today())
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
