@@ -251,12 +251,12 @@ def main() -> None:
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
 
-    def run_dbt(*args: str, command: tuple[str, ...] = tuple(DBT_BUILD)) -> None:
+    def run_dbt(*extra: str, command: tuple[str, ...] = tuple(DBT_BUILD)) -> None:
         dbt = [sys.executable, str(ROOT / "bench" / "peak_rss_dbt.py"), *command, "--project-dir",
-               str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet", *args]
+               str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet", *extra]
         done = subprocess.run(dbt, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
+            raise SystemExit(f"dbt {' '.join(command + extra)} failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
         out = done.stdout
         dbt_peaks.append(int(out.rsplit("PEAK_RSS_MIB=", 1)[1].split()[0]))
 
