@@ -2,7 +2,8 @@
 -- project) has spent so far, what it typically spends by this day of the month, where the run-rate takes it by the
 -- month's end, and a status with a sentence a person reads. Soft: it informs, nothing is ever blocked.
 --
--- Spend is billed spend from the ledger (fct_ai_usage_daily): a team budget counts every line the team owns (its
+-- Spend is billed spend from the ledger (fct_ai_usage_daily, read summed per owner and day from
+-- int_ai_cost_by_owner_daily): a team budget counts every line the team owns (its
 -- share of shared costs and seats included), a project budget every line on the project, whichever team's people
 -- spent it. as_of_date is the ledger's latest day within the month (any team's spend), so a quiet team still sees the
 -- month's elapsed days.
