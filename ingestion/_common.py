@@ -51,6 +51,28 @@ def date_cursor(field: str, window: "SourceWindow") -> dlt.sources.incremental:
     return dlt.sources.incremental(field, initial_value=start, lag=window.lookback_days, primary_key=())
 
 
+def loaded_rows(table: str, columns: str, where: str, *params: Any) -> list[tuple]:
+    """`select <columns> from <table> where <where>` in the dataset of the pipeline now running (dlt's active
+    pipeline), or no rows when there is nothing to read: a first run (no dataset or table yet), a table loaded before
+    a column existed, or no destination. Lets a source skip asking an API again for what the warehouse already holds
+    unchanged; it reads the warehouse itself, not a state kept beside it, so a wiped or rebuilt warehouse is simply
+    loaded again. `params` are bound (`%s`), never formatted into the SQL."""
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+    from dlt.destinations.exceptions import DatabaseException
+    from dlt.pipeline.exceptions import PipelineConfigMissing
+
+    pipeline = dlt.current.pipeline()
+    if pipeline is None or pipeline.destination is None:
+        return []
+    try:
+        with pipeline.sql_client() as client:
+            name = client.make_qualified_table_name(table)
+            return [tuple(row) for row in client.execute_sql(f"select {columns} from {name} where {where}", *params)]
+    except (DatabaseException, DestinationUndefinedEntity, PipelineConfigMissing) as exc:
+        logger.info(f"{pipeline.pipeline_name}: nothing to reuse from {table} ({type(exc).__name__}); asking the API")
+        return []
+
+
 def parse_timestamp(value: Any, where: str) -> Optional[dt.datetime]:
     """RFC 3339 / ISO 8601 in any of our APIs' spellings ("Z", "+00:00", Jira's ".000+0000") -> aware UTC."""
     if value is None or value == "":

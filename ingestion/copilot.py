@@ -19,7 +19,10 @@ reports treat a day with no usage, and the seat-cost lines' units are not confir
   grossAmount, discountQuantity, discountAmount, netQuantity, netAmount}]}`, dollars as floats, no paging. Items
   carry no user, so the organization is asked once per day (`scope = 'organization'`) and, with
   `premium_requests_by_user` (the default), once per seat holder and day (`scope = 'user'`); a day the organization
-  used none skips the per-user calls. Summing both scopes double counts: dbt picks one.
+  used none skips the per-user calls, and so does a restated day (the lookback) whose organization report is the
+  one the warehouse already holds per user for that day (`org_report_md5`, read from the warehouse, not from dlt
+  state): in a steady daily run only the new day is asked per seat holder. Summing both scopes double counts: dbt
+  picks one.
 * Billing usage: `GET /organizations/{org}/settings/billing/usage?year&month&day`, `{usageItems: [{date, product,
   sku, quantity, unitType, pricePerUnit, grossAmount, discountAmount, netAmount, organizationName?,
   repositoryName?}]}`: every metered product (Copilot seats and premium requests, Actions, ...), asked day by day.
@@ -54,7 +57,7 @@ from ingestion import _common, settings
 from ingestion._common import (
     MERGE_BY_DAY, MONEY, QUARANTINE_SCHEMA, SCHEMA_CONTRACT, TIMESTAMP,
     Issues, RowKeys, SourceWindow, accept, as_date, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
-    int_field, parse_timestamp, str_field, to_table,
+    int_field, loaded_rows, parse_timestamp, str_field, to_table,
 )
 from ingestion.http import (
     Endpoint, MalformedResponseError, ProviderAPIError, ProviderHTTPError, _raise_for_status, _shape, get_json,
@@ -169,6 +172,8 @@ PREMIUM_SCHEMA = bucket_schema(
     ("unit_type", pa.string()),
     *[(name, QUANTITY) for name in PREMIUM_QUANTITIES],
     *[(name, MONEY) for name in PREMIUM_AMOUNTS],  # dollars
+    # md5 of the organization's report for the day (and whether users were asked) the day's rows were loaded with
+    ("org_report_md5", pa.string()),
 )
 PREMIUM_KNOWN = {"product", "sku", "model", "unitType", *_PREMIUM_API.values()}
 
@@ -395,8 +400,16 @@ def report_rows(record: Any, scope: str, day: dt.date, where: str, issues: Issue
     return rows
 
 
+def org_report_md5(body: Mapping[str, Any], by_user: bool) -> str:
+    """Identifies the organization's premium request report for a day, and whether its users were asked per user:
+    a restated day whose report (items, quantities, amounts) is unchanged needs no per-user calls again."""
+    text = json.dumps([body.get("usageItems"), "by user" if by_user else "organization only"], sort_keys=True,
+                      default=str)
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def premium_rows(body: Mapping[str, Any], day: dt.date, user: Optional[str], where: str, issues: Issues,
-                 keys: RowKeys) -> list[dict[str, Any]]:
+                 keys: RowKeys, org_report_md5: Optional[str] = None) -> list[dict[str, Any]]:
     """The premium request report for one day (and one user, or the organization) as rows per item."""
     period = _object(body, "timePeriod", where)
     asked = {"year": day.year, "month": day.month, "day": day.day}
@@ -424,6 +437,7 @@ def premium_rows(body: Mapping[str, Any], day: dt.date, user: Optional[str], whe
             "model": str_field(item, "model", here) or str_field(body, "model", where),
             "unit_type": str_field(item, "unitType", here),
             **{col: _decimal(item, api, here) for col, api in _PREMIUM_API.items()},
+            "org_report_md5": org_report_md5,
             "extra_fields": extra_fields(item, PREMIUM_KNOWN),
         }
         row["row_key"], duplicate = keys(day, scope, user, row["product"], row["sku"], row["model"], row["unit_type"])
@@ -755,11 +769,17 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
             return
         api, endpoint = client(), Endpoint(PROVIDER, PREMIUM_PATH.format(org=org))
         logins = seat_logins() if by_user else []
+        loaded = loaded_org_reports(start, end) if by_user else {}
+        kept = []
         for day in billing_days(start, end):
             keys, issues = RowKeys(), Issues("premium_requests")
             params = {"year": day.year, "month": day.month, "day": day.day}
             body = get_one(api, endpoint, params, json_object("usageItems"), f" for {day}")
-            rows = premium_rows(body, day, None, f"{endpoint.describe(1)} for {day}", issues, keys)
+            md5 = org_report_md5(body, by_user)
+            if body["usageItems"] and loaded.get(day) == md5:
+                kept.append(day)  # the warehouse holds this day's per-user rows for this very report: no new call
+                continue
+            rows = premium_rows(body, day, None, f"{endpoint.describe(1)} for {day}", issues, keys, md5)
             if body["usageItems"]:  # a day the organization used none needs no per-user calls
                 for login in logins:
                     context = f" for {day}, user {login}"
@@ -772,11 +792,22 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
                                 "organizations owned by an enterprise), set SOURCES__COPILOT__PREMIUM_REQUESTS_BY_USER"
                                 "=false to load the organization's totals only") from exc
                         raise
-                    rows += premium_rows(body, day, login, f"{endpoint.describe(1)}{context}", issues, keys)
+                    rows += premium_rows(body, day, login, f"{endpoint.describe(1)}{context}", issues, keys, md5)
             if rows:
                 yield to_table(rows, PREMIUM_SCHEMA)
             if issues.rows:
                 yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), "premium_requests_quarantine")
+        if kept:
+            logger.info(f"{PROVIDER} {endpoint.path}: {len(kept)} day(s) kept as loaded ({kept[0]}..{kept[-1]}): the "
+                        "organization's report is unchanged, so its seat holders were not asked again")
+
+    def loaded_org_reports(start: dt.date, end: dt.date) -> dict[dt.date, str]:
+        """Per day of [start, end) already loaded with per-user rows: the md5 of the organization report it was
+        loaded with (one value per day, or the day is not reused)."""
+        rows = loaded_rows("premium_requests", "bucket_date, min(org_report_md5), max(org_report_md5)",
+                           "scope = 'organization' and bucket_date >= %s and bucket_date < %s group by bucket_date",
+                           start, end)
+        return {as_date(day): low for day, low, high in rows if low is not None and low == high}
 
     def billing_usage_tables(start: dt.date, end: dt.date) -> Iterator[Any]:
         if skipped(USAGE_PATH):

@@ -206,6 +206,65 @@ def test_running_the_same_window_again_adds_nothing(org, copilot, pipeline):
     assert [query(pipe, f"select count(*) from {t}")[0][0] for t in TABLES] == counts
 
 
+def premium_user_loaded(pipe) -> tuple[int, list[Decimal]]:
+    row = query(pipe, "select count(*), sum(gross_quantity), sum(gross_amount), sum(discount_amount), "
+                      "sum(net_amount) from premium_requests where scope = 'user'")[0]
+    return row[0], [Decimal(v or 0) for v in row[1:]]
+
+
+def per_user_calls(recorder) -> list[str]:
+    return [c.params["user"][0] for c in recorder.to(PREMIUM) if "user" in c.params]
+
+
+def test_a_restated_day_with_an_unchanged_organization_report_is_not_asked_again_per_user(org, copilot, pipeline,
+                                                                                          tmp_path):
+    seat_holders = sorted(s.login for s in org.seats)
+    # the first load of Monday asks every seat holder; Tuesday is new in the second run, Monday is its lookback
+    pipe, first = run(copilot, pipeline, start=DAY - dt.timedelta(days=1), end=DAY, resources=("premium_requests",))
+    assert sorted(per_user_calls(first)) == seat_holders
+    pipe, second = run(copilot, pipeline, start=DAY - dt.timedelta(days=1), end=DAY + dt.timedelta(days=1),
+                       resources=("premium_requests",))
+    asked_days = {c.params["day"][0] for c in second.to(PREMIUM) if "user" in c.params}
+    assert asked_days == {"10"} and sorted(per_user_calls(second)) == seat_holders  # Tuesday only
+    assert len(second.to(PREMIUM)) == 2 + len(seat_holders)  # both days' organization reports are still read
+    expected = truth(org, DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1))
+    assert premium_user_loaded(pipe) == (expected["premium_user_rows"], expected["premium_user"])
+
+    # GitHub restates Tuesday's organization report (one more request on its first item): asked again per user
+    def restate(call, response):
+        if call.path == PREMIUM and "user" not in call.params and call.params["day"] == ["10"]:
+            edit_json(response, lambda body: body["usageItems"][0].update(
+                grossQuantity=body["usageItems"][0]["grossQuantity"] + 1))
+    pipe, third = run(copilot, pipeline, tamper=restate, resources=("premium_requests",))
+    assert sorted(per_user_calls(third)) == seat_holders
+    first_item = org.premium_usage(DAY)[0]
+    assert query(pipe, f"""select gross_quantity from premium_requests where scope = 'organization'
+                           and bucket_date = date '{DAY}' and model = '{first_item["model"]}'""") == [
+        (dec(first_item["grossQuantity"]) + 1,)]
+
+    # loaded for the organization only, then asked per user: the day's report is the same but its users never were
+    pipe2 = pipeline("copilot_org_first", "raw_copilot_org_first")
+    connection, session, recorder = copilot()
+    pipe2.run(copilot_source(start_date=START.isoformat(), end_date=END.isoformat(), lookback_days=0,
+                             organization=ORG, connection=connection, session=session,
+                             premium_requests_by_user=False).with_resources("premium_requests"))
+    connection, session, recorder = copilot()
+    pipe2.run(copilot_source(start_date=START.isoformat(), end_date=END.isoformat(), lookback_days=0,
+                             organization=ORG, connection=connection, session=session).with_resources(
+        "premium_requests"))
+    assert sorted(per_user_calls(recorder)) == seat_holders
+
+
+def test_a_wiped_warehouse_is_asked_again_per_user(org, copilot, pipeline, tmp_path):
+    """The decision reads the warehouse, not dlt's local state: a warehouse file deleted under a kept pipeline
+    folder is loaded in full again."""
+    run(copilot, pipeline, resources=("premium_requests",))
+    (tmp_path / "warehouse.duckdb").unlink()
+    pipe, again = run(copilot, pipeline, resources=("premium_requests",))
+    assert sorted(per_user_calls(again)) == sorted(s.login for s in org.seats)
+    assert premium_user_loaded(pipe) == (truth(org)["premium_user_rows"], truth(org)["premium_user"])
+
+
 def test_api_calls_carry_the_bearer_token_and_the_pinned_version_and_downloads_do_not(org, copilot, pipeline):
     _, recorder = run(copilot, pipeline)
     api = [c for c in recorder.calls if not c.path.startswith(DOWNLOADS)]
