@@ -3,8 +3,9 @@
 API facts (docs/sources.md): `Authorization: Bearer <token>`, `X-GitHub-Api-Version` pinned; lists paged with
 `per_page`/`page` and the `Link` header; no server-side date filter on pull requests, so the list is read newest
 update first and stops at the window's start; list items lack additions/deletions, which come from the detail
-endpoint; a deployment's outcome comes from its statuses (newest first). The base URL is configurable for GitHub
-Enterprise Server (`https://<host>/api/v3`).
+endpoint (skipped for a pull request the warehouse already holds with the same `updated_at`: the lookback's days
+cost list pages, not detail calls); a deployment's outcome comes from its statuses (newest first). The base URL is
+configurable for GitHub Enterprise Server (`https://<host>/api/v3`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any, Iterator, Optional
 import dlt
 import pyarrow as pa
 import requests
+from dlt.common import logger
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from ingestion import settings
 from ingestion._common import (
     SCHEMA_CONTRACT,
-    TIMESTAMP, SourceWindow, date_cursor, int_field, parse_timestamp, str_field, window_of, with_empty_table,
+    TIMESTAMP, SourceWindow, date_cursor, int_field, loaded_rows, parse_timestamp, str_field, window_of,
+    with_empty_table,
 )
 from ingestion.http import Endpoint, MalformedResponseError, get_json, iter_pages, json_list, json_mapping, make_rest_client
 from ingestion.org_directory import load_org_directory
@@ -41,6 +44,7 @@ PULL_REQUEST_SCHEMA = pa.schema([
     ("created_at", TIMESTAMP),
     ("merged_at", TIMESTAMP),
     pa.field("merged_date", pa.date32(), nullable=False),
+    ("updated_at", TIMESTAMP),  # the list's; a pull request loaded with the same one is not asked for again
     ("head_ref", pa.string()),
     ("base_ref", pa.string()),
     ("additions", pa.int64()),
@@ -102,6 +106,7 @@ def pull_request_row(repository: str, item: dict[str, Any], detail: dict[str, An
         "created_at": parse_timestamp(item.get("created_at"), where),
         "merged_at": merged_at,
         "merged_date": merged_at.date(),
+        "updated_at": parse_timestamp(item.get("updated_at"), where),
         "head_ref": str_field(head, "ref", where),
         "base_ref": str_field(base, "ref", where),
         "additions": int_field(detail, "additions", where),
@@ -150,6 +155,11 @@ def _github(window: SourceWindow, repositories: list[str], environments: list[st
         if not conn.enabled:
             return
         api = client()
+        # pull requests the warehouse holds as of the same update (the lookback's days): the detail call, one per
+        # pull request, is what GitHub's hourly limit is spent on, and an unchanged pull request needs none
+        loaded = dict(loaded_rows("pull_requests", "pr_key, updated_at",
+                                  "merged_date >= %s and merged_date < %s and updated_at is not null", start, end))
+        kept = 0
         for repository in repositories:
             endpoint = Endpoint("github", f"/repos/{repository}/pulls")
             params = {"state": "closed", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
@@ -162,6 +172,9 @@ def _github(window: SourceWindow, repositories: list[str], environments: list[st
                     merged_at = parse_timestamp(item.get("merged_at"), where)
                     if merged_at is None or not start <= merged_at.date() < end:
                         continue
+                    if oldest_update is not None and loaded.get(f"{repository}#{item['number']}") == oldest_update:
+                        kept += 1  # merged by primary key: the loaded row stays as it is
+                        continue
                     detail = get_json(api, Endpoint("github", f"/repos/{repository}/pulls/{item['number']}"),
                                       expect=json_mapping)
                     rows.append(pull_request_row(repository, item, detail, where, keys))
@@ -170,6 +183,8 @@ def _github(window: SourceWindow, repositories: list[str], environments: list[st
                     break
             if rows:
                 yield pa.Table.from_pylist(rows, schema=PULL_REQUEST_SCHEMA)
+        if kept:
+            logger.info(f"github: {kept} pull request(s) merged in {start}..{end} kept as loaded (not updated since)")
 
     def production_deployments(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
         if not conn.enabled:

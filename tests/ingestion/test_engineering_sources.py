@@ -6,6 +6,7 @@ Ground truth is the demo generator's own records for the same days, counted here
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -72,6 +73,28 @@ def test_github_rerun_and_rate_limit(engineering, transport, pipeline):
     first = query(pipe, "select count(*), sum(additions) from pull_requests")
     run_github(transport, pipeline)
     assert query(pipe, "select count(*), sum(additions) from pull_requests") == first
+
+
+def test_a_rerun_asks_details_only_for_pull_requests_updated_since_they_were_loaded(engineering, transport,
+                                                                                   pipeline):
+    def details(scripted) -> list[str]:
+        return [c.path for c in scripted.calls if re.search(r"/pulls/\d+$", c.path)]
+
+    expected = sorted((f"{p.repository}#{p.number}", p.additions) for repo in REPOS
+                      for p in engineering.pull_requests(repo) if p.merged_at and START <= p.merged_at.date() < END)
+    pipe, first = run_github(transport, pipeline)
+    assert len(details(first)) == len(expected) > 1
+    # the warehouse's copy of one pull request predates its latest update (edited on GitHub since it was loaded)
+    stale = expected[1][0]
+    with pipe.sql_client() as client:
+        client.execute_sql("update pull_requests set updated_at = updated_at - interval 1 day, additions = -1 "
+                           "where pr_key = %s", stale)
+    pipe, second = run_github(transport, pipeline)
+    repository, number = stale.split("#")
+    assert [path.split("/repos/", 1)[1] for path in details(second)] == [f"{repository}/pulls/{number}"]  # only it
+    assert query(pipe, "select pr_key, additions from pull_requests order by pr_key") == expected
+    assert len(query(pipe, "select * from pull_request_issue_links")) == len(
+        set(query(pipe, "select pr_key, issue_key from pull_request_issue_links")))
 
 
 def test_jira_resolved_issues_page_with_next_page_token(engineering, transport, pipeline):
