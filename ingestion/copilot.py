@@ -12,8 +12,10 @@ reports treat a day with no usage, and the seat-cost lines' units are not confir
   `{download_links: [signed URL], report_day}`; each link is a file, the organization report one JSON object, the
   users report NDJSON (one object per user). Both formats are read whatever the link's name says. The links are
   signed: they are fetched with the same retrying session but without the GitHub token (it is a credential for
-  api.github.com, not for wherever the files are stored). Reports exist for whole days from 2025-10-10 on; a day of
-  the last two whose links answer 404 is taken as not generated yet and skipped (the lookback fetches it later).
+  api.github.com, not for wherever the files are stored). A restated day whose files are byte for byte the ones the
+  warehouse holds (`report_md5`) is not parsed or loaded again. Reports exist for whole days from 2025-10-10 on; a
+  day of the last two whose links answer 404 is taken as not generated yet and skipped (the lookback fetches it
+  later).
 * Premium requests: `GET /organizations/{org}/settings/billing/premium_request/usage?year&month&day[&user]`,
   `{timePeriod, organization, user?, usageItems: [{product, sku, model, unitType, pricePerUnit, grossQuantity,
   grossAmount, discountQuantity, discountAmount, netQuantity, netAmount}]}`, dollars as floats, no paging. Items
@@ -151,6 +153,7 @@ USAGE_METRICS_SCHEMA = bucket_schema(
     ("ide_version", pa.string()),
     *[(f"pull_requests_{name}", pa.int64()) for name in PULL_REQUEST_COUNTS],
     *[(f"pull_requests_{name}", pa.float64()) for name in PULL_REQUEST_MEDIANS],
+    ("report_md5", pa.string()),  # md5 of the day's report files (both scopes) the day's rows were loaded with
 )
 RECORD_KNOWN = {"day", "organization_id", "enterprise_id", "user_id", "user_login", "totals_by_cli", "pull_requests",
                 *METRIC_COUNTS, *CHAT_MODES, *ACTIVE_USERS, *USED_FLAGS, *LIST_BREAKDOWNS}
@@ -400,6 +403,14 @@ def report_rows(record: Any, scope: str, day: dt.date, where: str, issues: Issue
     return rows
 
 
+def loaded_day_md5s(table: str, column: str, start: dt.date, end: dt.date, where: str = "true") -> dict[dt.date, str]:
+    """Per day of [start, end) in the warehouse's `table`: the one md5 (`column`) its rows were loaded with (a day
+    whose rows disagree, or lack one, is not listed: it is asked for again)."""
+    rows = loaded_rows(table, f"bucket_date, min({column}), max({column}), count(*) - count({column})",
+                       f"{where} and bucket_date >= %s and bucket_date < %s group by bucket_date", start, end)
+    return {as_date(day): low for day, low, high, missing in rows if low is not None and low == high and not missing}
+
+
 def org_report_md5(body: Mapping[str, Any], by_user: bool) -> str:
     """Identifies the organization's premium request report for a day, and whether its users were asked per user:
     a restated day whose report (items, quantities, amounts) is unchanged needs no per-user calls again."""
@@ -619,8 +630,8 @@ def get_one(client: Any, endpoint: Endpoint, params: dict[str, Any], expect: Cal
                     status_hook=_raise_for_status(endpoint, context, _detail))
 
 
-def download_report(session: requests.Session, link: str, where: str) -> list[Mapping[str, Any]]:
-    """One signed report file, without the GitHub token, through the retrying session; parsed into records."""
+def download_report(session: requests.Session, link: str, where: str) -> bytes:
+    """One signed report file's bytes, without the GitHub token, through the retrying session."""
     shown = public_link(link)
     response = session.get(link, headers={"Accept": "application/json, application/x-ndjson, */*"})
     if response.status_code >= 400:
@@ -630,7 +641,7 @@ def download_report(session: requests.Session, link: str, where: str) -> list[Ma
             + (f": {detail}" if detail else "")
             + " (report links are signed and expire; a new run asks for fresh ones); nothing from this run was loaded",
             response=response)
-    return parse_report_file(response.content, f"{where} ({shown})")
+    return response.content
 
 
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -743,22 +754,39 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
             logger.info(f"{PROVIDER}: usage-metrics reports exist from {REPORTS_AVAILABLE_FROM}; "
                         f"not asking for {start}..{first}")
         api = client()
-        for day in days_between(first, min(end, _common.today_utc())):  # reports cover whole days
-            keys, seen_records = RowKeys(), set()
+        days = days_between(first, min(end, _common.today_utc()))  # reports cover whole days
+        loaded = loaded_day_md5s("usage_metrics", "report_md5", days[0], days[-1] + dt.timedelta(days=1)) \
+            if days else {}
+        kept = []
+        for day in days:
+            files = []  # (scope, where, content): both reports of the day, before anything is parsed
             for scope in ("organization", "user"):
                 links = report_links(api, scope, day)
                 for n, link in enumerate(links or (), 1):
                     where = f"{PROVIDER} {REPORT_PATHS[scope].format(org=org)} for {day}, file {n} of {len(links)}"
-                    records = download_report(http(), link, where)
-                    issues = Issues("usage_metrics")
-                    rows = [row for i, record in enumerate(records)
-                            for row in report_rows(record, scope, day, f"{where} record {i + 1}", issues, keys,
-                                                   seen_records)]
-                    if rows:
-                        yield to_table(rows, USAGE_METRICS_SCHEMA)
-                    if issues.rows:
-                        yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA),
-                                                       "usage_metrics_quarantine")
+                    files.append((scope, f"{where} ({public_link(link)})", download_report(http(), link, where)))
+            # a restated day whose files are byte for byte the ones loaded is kept as loaded (merged by day: both
+            # reports of a day are loaded together or not at all)
+            md5 = hashlib.md5(b"".join(f"{scope}\x1f{len(content)}\x1f".encode() + content
+                                       for scope, _, content in files)).hexdigest()
+            if files and loaded.get(day) == md5:
+                kept.append(day)
+                continue
+            keys, seen_records = RowKeys(), set()
+            for scope, where, content in files:
+                issues = Issues("usage_metrics")
+                records = parse_report_file(content, where)
+                rows = [{**row, "report_md5": md5} for i, record in enumerate(records)
+                        for row in report_rows(record, scope, day, f"{where} record {i + 1}", issues, keys,
+                                               seen_records)]
+                if rows:
+                    yield to_table(rows, USAGE_METRICS_SCHEMA)
+                if issues.rows:
+                    yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA),
+                                                   "usage_metrics_quarantine")
+        if kept:
+            logger.info(f"{PROVIDER} usage-metrics reports: {len(kept)} day(s) kept as loaded ({kept[0]}..{kept[-1]}): "
+                        "their files are unchanged")
 
     # ------------------------------------------------------------------------------------------ billing
     def billing_days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -803,11 +831,8 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
 
     def loaded_org_reports(start: dt.date, end: dt.date) -> dict[dt.date, str]:
         """Per day of [start, end) already loaded with per-user rows: the md5 of the organization report it was
-        loaded with (one value per day, or the day is not reused)."""
-        rows = loaded_rows("premium_requests", "bucket_date, min(org_report_md5), max(org_report_md5)",
-                           "scope = 'organization' and bucket_date >= %s and bucket_date < %s group by bucket_date",
-                           start, end)
-        return {as_date(day): low for day, low, high in rows if low is not None and low == high}
+        loaded with."""
+        return loaded_day_md5s("premium_requests", "org_report_md5", start, end, "scope = 'organization'")
 
     def billing_usage_tables(start: dt.date, end: dt.date) -> Iterator[Any]:
         if skipped(USAGE_PATH):

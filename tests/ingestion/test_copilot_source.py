@@ -255,6 +255,33 @@ def test_a_restated_day_with_an_unchanged_organization_report_is_not_asked_again
     assert sorted(per_user_calls(recorder)) == seat_holders
 
 
+def test_a_restated_day_whose_report_files_are_unchanged_is_kept_as_loaded(org, copilot, pipeline):
+    def load_ids(pipe) -> set[str]:
+        return {load_id for (load_id,) in query(pipe, "select distinct _dlt_load_id from usage_metrics")}
+
+    pipe, _ = run(copilot, pipeline, resources=("usage_metrics",))
+    first_ids, first = load_ids(pipe), loaded_metrics(pipe)
+    pipe, again = run(copilot, pipeline, resources=("usage_metrics",))
+    files = 1 + -(-len(org.user_records(DAY)) // USERS_PER_FILE)  # the organization's and the users' files
+    assert recorder_downloads(again) == files > 2  # every file is still fetched (and compared) ...
+    assert load_ids(pipe) == first_ids and loaded_metrics(pipe) == first  # ... but nothing was reloaded
+
+    # GitHub regenerates the day's users report with one more interaction for one user: the whole day is reloaded
+    def regenerated(records):
+        records[0]["user_initiated_interaction_count"] += 1
+
+    pipe, _ = run(copilot, pipeline, tamper=tamper_first_users_file(regenerated), resources=("usage_metrics",))
+    assert load_ids(pipe) - first_ids  # a new load wrote the day
+    total = query(pipe, "select sum(user_initiated_interaction_count) from usage_metrics "
+                        "where scope = 'user' and breakdown = 'total'")[0][0]
+    assert total == sum(r["user_initiated_interaction_count"] for r in org.user_records(DAY)) + 1
+    assert query(pipe, "select count(distinct scope) from usage_metrics")[0][0] == 2  # the organization's kept too
+
+
+def recorder_downloads(recorder) -> int:
+    return len(recorder.under(DOWNLOADS))
+
+
 def test_a_wiped_warehouse_is_asked_again_per_user(org, copilot, pipeline, tmp_path):
     """The decision reads the warehouse, not dlt's local state: a warehouse file deleted under a kept pipeline
     folder is loaded in full again."""
