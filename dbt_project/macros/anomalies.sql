@@ -166,9 +166,11 @@ top_principals as (
 {%- set rule = 'team_weekly_change' if grain == 'week' else 'team_monthly_change' -%}
 with
 
-usage as (
+-- the team-days come from the ledger summed per team x provider x day (int_anomalies__team_provider_daily, a few
+-- rows a day); the ledger's lines are read once, only for the flagged teams' contributors
+team_provider_days as (
 
-    select * from {{ ref('fct_ai_usage_daily') }}
+    select * from {{ ref('int_anomalies__team_provider_daily') }}
     {% if is_incremental() %}
     where usage_date >= {{ rebuilt_data_start(grain, 1) }}
     {% endif %}
@@ -178,15 +180,29 @@ usage as (
 -- the whole ledger's first and last days, also on an incremental run
 bounds as (
 
-    select min(usage_date) as first_day, max(usage_date) as last_day from {{ ref('fct_ai_usage_daily') }}
+    select min(usage_date) as first_day, max(usage_date) as last_day
+    from {{ ref('int_anomalies__team_provider_daily') }}
+
+),
+
+team_days as (
+
+    select
+        team_id,
+        max(team_name) as team_name,
+        usage_date,
+        sum(spend) as spend
+    from team_provider_days
+    group by team_id, usage_date
 
 ),
 
 periods as (
 
-    select distinct {{ 'usage_week' if grain == 'week' else 'usage_month' }} as period_start from usage
+    select distinct period_start
+    from (select cast({{ dbt.date_trunc(grain, 'usage_date') }} as date) as period_start from team_days) as days
     {% if is_incremental() %}
-    where {{ is_rebuilt_period('usage_week' if grain == 'week' else 'usage_month', grain, 1) }}
+    where {{ is_rebuilt_period('period_start', grain, 1) }}
     {% endif %}
 
 ),
@@ -238,14 +254,6 @@ windows as (
 
 ),
 
-team_days as (
-
-    select team_id, max(team_name) as team_name, usage_date, sum(billed_cost_usd) as spend
-    from usage
-    group by team_id, usage_date
-
-),
-
 team_periods as (
 
     select
@@ -290,7 +298,12 @@ contributions as (
         sum(case when usage.usage_date >= flagged.period_start then usage.billed_cost_usd else 0 end)
             - sum(case when usage.usage_date <= flagged.previous_end then usage.billed_cost_usd else 0 end) as rise
     from flagged
-    inner join usage
+    inner join (
+        select * from {{ ref('fct_ai_usage_daily') }}
+        {% if is_incremental() %}
+        where usage_date >= {{ rebuilt_data_start(grain, 1) }}
+        {% endif %}
+    ) as usage
         on usage.team_id = flagged.team_id
         and usage.usage_date between flagged.previous_start and flagged.period_end
         and (usage.usage_date >= flagged.period_start or usage.usage_date <= flagged.previous_end)

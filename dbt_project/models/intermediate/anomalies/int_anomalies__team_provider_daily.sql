@@ -7,8 +7,8 @@
     )
 }}
 -- One row per day x team x provider with billed spend: the ledger summed to the statistical rule's grain, kept
--- incrementally like the ledger (a run replaces its window's days), so the rule reads a few rows per day instead of
--- the whole ledger.
+-- incrementally like the ledger (a run replaces its window's days), so the statistical rule and the team weekly /
+-- monthly change rules read a few rows per day instead of the whole ledger.
 select
     usage_date,
     team_id,
