@@ -216,8 +216,7 @@ def per_user_calls(recorder) -> list[str]:
     return [c.params["user"][0] for c in recorder.to(PREMIUM) if "user" in c.params]
 
 
-def test_a_restated_day_with_an_unchanged_organization_report_is_not_asked_again_per_user(org, copilot, pipeline,
-                                                                                          tmp_path):
+def test_a_restated_day_with_an_unchanged_organization_report_is_not_asked_again_per_user(org, copilot, pipeline):
     seat_holders = sorted(s.login for s in org.seats)
     # the first load of Monday asks every seat holder; Tuesday is new in the second run, Monday is its lookback
     pipe, first = run(copilot, pipeline, start=DAY - dt.timedelta(days=1), end=DAY, resources=("premium_requests",))
