@@ -797,7 +797,9 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
             return
         api, endpoint = client(), Endpoint(PROVIDER, PREMIUM_PATH.format(org=org))
         logins = seat_logins() if by_user else []
-        loaded = loaded_org_reports(start, end) if by_user else {}
+        # per day already loaded with per-user rows: the md5 of the organization report it was loaded with
+        loaded = loaded_day_md5s("premium_requests", "org_report_md5", start, end, "scope = 'organization'") \
+            if by_user else {}
         kept = []
         for day in billing_days(start, end):
             keys, issues = RowKeys(), Issues("premium_requests")
@@ -828,11 +830,6 @@ def _copilot(window: SourceWindow, org: str, by_user: bool, per_page: int, conn:
         if kept:
             logger.info(f"{PROVIDER} {endpoint.path}: {len(kept)} day(s) kept as loaded ({kept[0]}..{kept[-1]}): the "
                         "organization's report is unchanged, so its seat holders were not asked again")
-
-    def loaded_org_reports(start: dt.date, end: dt.date) -> dict[dt.date, str]:
-        """Per day of [start, end) already loaded with per-user rows: the md5 of the organization report it was
-        loaded with."""
-        return loaded_day_md5s("premium_requests", "org_report_md5", start, end, "scope = 'organization'")
 
     def billing_usage_tables(start: dt.date, end: dt.date) -> Iterator[Any]:
         if skipped(USAGE_PATH):

@@ -168,11 +168,11 @@ def _github(window: SourceWindow, repositories: list[str], environments: list[st
                 where = endpoint.describe(page_number)
                 oldest_update = None
                 for item in items:
-                    oldest_update = parse_timestamp(item.get("updated_at"), where)
+                    updated_at = oldest_update = parse_timestamp(item.get("updated_at"), where)
                     merged_at = parse_timestamp(item.get("merged_at"), where)
                     if merged_at is None or not start <= merged_at.date() < end:
                         continue
-                    if oldest_update is not None and loaded.get(f"{repository}#{item['number']}") == oldest_update:
+                    if updated_at is not None and loaded.get(f"{repository}#{item['number']}") == updated_at:
                         kept += 1  # merged by primary key: the loaded row stays as it is
                         continue
                     detail = get_json(api, Endpoint("github", f"/repos/{repository}/pulls/{item['number']}"),

@@ -241,17 +241,13 @@ def test_a_restated_day_with_an_unchanged_organization_report_is_not_asked_again
                            and bucket_date = date '{DAY}' and model = '{first_item["model"]}'""") == [
         (dec(first_item["grossQuantity"]) + 1,)]
 
-    # loaded for the organization only, then asked per user: the day's report is the same but its users never were
-    pipe2 = pipeline("copilot_org_first", "raw_copilot_org_first")
-    connection, session, recorder = copilot()
-    pipe2.run(copilot_source(start_date=START.isoformat(), end_date=END.isoformat(), lookback_days=0,
-                             organization=ORG, connection=connection, session=session,
-                             premium_requests_by_user=False).with_resources("premium_requests"))
-    connection, session, recorder = copilot()
-    pipe2.run(copilot_source(start_date=START.isoformat(), end_date=END.isoformat(), lookback_days=0,
-                             organization=ORG, connection=connection, session=session).with_resources(
-        "premium_requests"))
-    assert sorted(per_user_calls(recorder)) == seat_holders
+
+def test_a_day_loaded_for_the_organization_only_is_asked_per_user_later(org, copilot, pipeline):
+    """The day's organization report is the same, but its users were never asked."""
+    run(copilot, pipeline, premium_requests_by_user=False, resources=("premium_requests",))
+    pipe, recorder = run(copilot, pipeline, resources=("premium_requests",))
+    assert sorted(per_user_calls(recorder)) == sorted(s.login for s in org.seats)
+    assert premium_user_loaded(pipe) == (truth(org)["premium_user_rows"], truth(org)["premium_user"])
 
 
 def test_a_restated_day_whose_report_files_are_unchanged_is_kept_as_loaded(org, copilot, pipeline):
@@ -262,7 +258,7 @@ def test_a_restated_day_whose_report_files_are_unchanged_is_kept_as_loaded(org, 
     first_ids, first = load_ids(pipe), loaded_metrics(pipe)
     pipe, again = run(copilot, pipeline, resources=("usage_metrics",))
     files = 1 + -(-len(org.user_records(DAY)) // USERS_PER_FILE)  # the organization's and the users' files
-    assert recorder_downloads(again) == files > 2  # every file is still fetched (and compared) ...
+    assert len(again.under(DOWNLOADS)) == files > 2  # every file is still fetched (and compared) ...
     assert load_ids(pipe) == first_ids and loaded_metrics(pipe) == first  # ... but nothing was reloaded
 
     # GitHub regenerates the day's users report with one more interaction for one user: the whole day is reloaded
@@ -275,10 +271,6 @@ def test_a_restated_day_whose_report_files_are_unchanged_is_kept_as_loaded(org, 
                         "where scope = 'user' and breakdown = 'total'")[0][0]
     assert total == sum(r["user_initiated_interaction_count"] for r in org.user_records(DAY)) + 1
     assert query(pipe, "select count(distinct scope) from usage_metrics")[0][0] == 2  # the organization's kept too
-
-
-def recorder_downloads(recorder) -> int:
-    return len(recorder.under(DOWNLOADS))
 
 
 def test_a_wiped_warehouse_is_asked_again_per_user(org, copilot, pipeline, tmp_path):
