@@ -150,7 +150,7 @@ def main() -> None:
     from ingestion.org_directory import org_directory_source
     from ingestion.pricing import pricing_source
     from ingestion.settings import demo_engineering, demo_world, lookback_days
-    from orchestration.partitions import DBT_BUILD, dbt_vars
+    from orchestration.partitions import DBT_BUILD, dbt_window, dbt_window_env
     from orchestration.resources import DBT_PROJECT_DIR, Warehouse
 
     warehouse = Warehouse.from_env()
@@ -251,10 +251,10 @@ def main() -> None:
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
 
-    def run_dbt(*extra: str, command: tuple[str, ...] = tuple(DBT_BUILD)) -> None:
+    def run_dbt(*extra: str, command: tuple[str, ...] = tuple(DBT_BUILD), window_env: dict[str, str] | None = None) -> None:
         dbt = [sys.executable, str(ROOT / "bench" / "peak_rss_dbt.py"), *command, "--project-dir",
                str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet", *extra]
-        done = subprocess.run(dbt, env=env, capture_output=True, text=True)
+        done = subprocess.run(dbt, env={**env, **(window_env or {})}, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"dbt {' '.join(command + extra)} failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
         out = done.stdout
@@ -313,8 +313,8 @@ def main() -> None:
     results["daily_dlt_by_provider"] = {p: {"seconds": round(t, 1), "demo_seconds": round(d, 1)}
                                         for p, (t, d) in daily_loads.items()}
     results["daily_demo_s"] = round(demo_seconds() - demo_before, 1)
-    window = dbt_vars(day, end, lookback_days())
-    run_dbt("--vars", json.dumps(window))
+    window = dbt_window(day, end, lookback_days())
+    run_dbt(window_env=dbt_window_env(window))
     results["daily_incremental_s"] = round(time.perf_counter() - began, 1)
     results["daily_dbt_s"] = round(results["daily_incremental_s"] - results["daily_dlt_s"], 1)
     print(f"  daily incremental run (dlt {results['daily_dlt_s']}s, {results['daily_demo_s']}s of it making demo data, + dbt build for {window['min_date']}.."

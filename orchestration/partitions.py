@@ -33,7 +33,7 @@ def ingestion_window(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -
 DBT_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def dbt_vars(start: dt.date | dt.datetime, end: dt.date | dt.datetime, lookback_days: int) -> dict[str, str]:
+def dbt_window(start: dt.date | dt.datetime, end: dt.date | dt.datetime, lookback_days: int) -> dict[str, str]:
     """dbt's inclusive `min_date`/`max_date` for a partition window [start, end): the window's days plus the days
     the restatement lookback re-fetched before it, so whatever dlt replaced, dbt rebuilds."""
     first = _as_date(start) - dt.timedelta(days=lookback_days)
@@ -41,6 +41,12 @@ def dbt_vars(start: dt.date | dt.datetime, end: dt.date | dt.datetime, lookback_
     if last < first:
         raise ValueError(f"empty partition window {start}..{end}")
     return {"min_date": first.isoformat(), "max_date": last.isoformat()}
+
+
+def dbt_window_env(window: dict[str, str]) -> dict[str, str]:
+    """The window as the environment dbt's macros read it (dbt_project/macros/run_window.sql): FINOPS_MIN_DATE and
+    FINOPS_MAX_DATE. Not `--vars`: dbt re-parses the whole project whenever its vars change, i.e. every day."""
+    return {"FINOPS_" + name.upper(): value for name, value in window.items()}
 
 
 def default_run_window(days: int, today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:

@@ -831,3 +831,26 @@ def test_budget_status_follows_the_ledger_and_idle_seats_save_their_price(env, f
         where recommendation_type = 'idle_seat' and entity_type = 'copilot_seat' and month_start = date '{month}'"""))
     for login in org.idle_logins:
         assert savings.get(login) == SEAT_PLANS[plans[login]], login
+
+
+def test_a_partition_run_rebuilds_its_window_and_no_other_day(env, first_run):
+    """Runs last in this file (it leaves a raw table changed under a day nobody rebuilds). The partition's window
+    reaches dbt (FINOPS_MIN_DATE/FINOPS_MAX_DATE, read when the models run, dbt_project/macros/run_window.sql):
+    one daily partition rebuilds its day and lookback - a ledger day spoiled by hand is put right - and leaves the
+    days before alone, even the one whose raw bill was doubled underneath (a whole-history rebuild would double it)."""
+    inside, outside = END - dt.timedelta(days=1), LOADED_DAYS[0]
+    assert outside < END - dt.timedelta(days=1 + LOOKBACK)
+    ledger = ("select usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily "
+              f"where provider = 'anthropic' and usage_date in (date '{inside}', date '{outside}') group by 1")
+    before = dict(scalar(env, ledger))
+    assert before[inside] > 0 and before[outside] > 0
+    con = duckdb.connect(env["WAREHOUSE_PATH"])
+    try:
+        con.execute(f"update marts.fct_ai_usage_daily set billed_cost_usd = 0 where usage_date = date '{inside}'")
+        con.execute(f"update raw_anthropic.cost_report set amount_cents = amount_cents * 2 "
+                    f"where bucket_date = date '{outside}'")
+    finally:
+        con.close()
+    assert dict(scalar(env, ledger))[inside] == 0
+    make_run(env, END - dt.timedelta(days=1), END)
+    assert dict(scalar(env, ledger)) == before

@@ -20,10 +20,6 @@
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
 
-{#- The run window as SQL date literals (inclusive). -#}
-{% macro window_start() -%}{{ dbt.cast(dbt.string_literal(var('min_date')), api.Column.translate_type('date')) }}{%- endmacro %}
-{% macro window_end() -%}{{ dbt.cast(dbt.string_literal(var('max_date')), api.Column.translate_type('date')) }}{%- endmacro %}
-
 {#- Incremental facts replace their whole window: delete it first, then append the rebuilt rows. A day that a
     provider restated to nothing is therefore emptied too, which delete+insert on keys would miss. -#}
 {% macro delete_window(date_column) -%}

@@ -1,11 +1,12 @@
 """Every dbt model as a Dagster asset; `dbt build` so that dbt tests run as asset checks.
 
-A partition range becomes one dbt invocation with `--vars {min_date, max_date}` (the window plus the restatement
-lookback); incremental facts rebuild exactly those days.
+A partition range becomes one dbt invocation whose window (the partitions plus the restatement lookback) dbt reads
+from the environment (FINOPS_MIN_DATE/FINOPS_MAX_DATE, see dbt_project/macros/run_window.sql); incremental facts
+rebuild exactly those days.
 """
 
 
-import json
+import contextlib
 import logging
 import os
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -14,7 +15,7 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
-from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_vars
+from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_window, dbt_window_env
 from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest
 
 
@@ -62,13 +63,14 @@ class LayerTranslator(DagsterDbtTranslator):
 )
 def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
     window = context.partition_time_window
-    dbt_window = dbt_vars(window.start, window.end, settings.lookback_days())
-    context.log.info(f"dbt build for {dbt_window['min_date']}..{dbt_window['max_date']}")
+    run_window = dbt_window(window.start, window.end, settings.lookback_days())
+    context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}")
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     events = []
     try:
-        for event in dbt.cli(DBT_BUILD + ["--vars", json.dumps(dbt_window)], context=context).stream():
-            events.append(event)
+        with environment(dbt_window_env(run_window)):  # dbt's subprocess inherits it; this process gets it back
+            for event in dbt.cli(DBT_BUILD, context=context).stream():
+                events.append(event)
     except Exception:
         yield from events  # what dbt did build before the failure is still recorded as materialized
         raise
@@ -82,6 +84,21 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
             if key.path[0] == "marts" and key.path[-1] in figures:
                 event = event.with_metadata({**event.metadata, **figures[key.path[-1]]})
         yield event
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def mart_figures(warehouse: Warehouse, tables: set[str]) -> dict[str, dict[str, Any]]:

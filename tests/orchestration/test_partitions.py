@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from orchestration.partitions import dbt_vars, default_run_window, ingestion_window
+from orchestration.partitions import dbt_window, dbt_window_env, default_run_window, ingestion_window
 from orchestration.run import resolve_window
 
 TODAY = dt.date(2026, 11, 25)
@@ -12,18 +12,21 @@ TODAY = dt.date(2026, 11, 25)
 
 def test_one_daily_partition_reaches_dbt_with_its_lookback():
     # partition 2026-11-10 is [11-10, 11-11); a 3-day lookback rebuilds 11-07 .. 11-10 inclusive
-    assert dbt_vars(dt.datetime(2026, 11, 10), dt.datetime(2026, 11, 11), 3) == {
+    assert dbt_window(dt.datetime(2026, 11, 10), dt.datetime(2026, 11, 11), 3) == {
         "min_date": "2026-11-07", "max_date": "2026-11-10"}
     assert ingestion_window(dt.datetime(2026, 11, 10), dt.datetime(2026, 11, 11)) == ("2026-11-10", "2026-11-11")
+    # the names dbt_project/macros/run_window.sql reads
+    assert dbt_window_env({"min_date": "2026-11-07", "max_date": "2026-11-10"}) == {
+        "FINOPS_MIN_DATE": "2026-11-07", "FINOPS_MAX_DATE": "2026-11-10"}
 
 
 def test_a_backfill_range_is_one_window():
-    assert dbt_vars(dt.date(2026, 10, 1), dt.date(2026, 11, 1), 0) == {"min_date": "2026-10-01", "max_date": "2026-10-31"}
+    assert dbt_window(dt.date(2026, 10, 1), dt.date(2026, 11, 1), 0) == {"min_date": "2026-10-01", "max_date": "2026-10-31"}
 
 
 def test_an_empty_window_is_refused():
     with pytest.raises(ValueError):
-        dbt_vars(dt.date(2026, 10, 1), dt.date(2026, 10, 1), 0)
+        dbt_window(dt.date(2026, 10, 1), dt.date(2026, 10, 1), 0)
 
 
 def test_default_window_is_the_last_n_whole_days():
