@@ -10,14 +10,17 @@
 -- x model family x model tier x token type x use case x cost type, in one table (period_type says which rollup a
 -- row belongs to; filter on it, never add across period types). Built from the allocated ledger, so every figure
 -- agrees with fct_ai_usage_daily. Incremental: a run rebuilds the days of its window and the weeks and months
--- that overlap it (see macros/periods.sql).
+-- that overlap it (see macros/periods.sql). Weeks and months add up day rows (the same dimensions; sums of sums of
+-- exact decimals are exact): the window's days from the ledger, their neighbours in those weeks and months from the
+-- day rows this table already holds (the pre-hook deleted the window's), so a daily run reads the ledger's window
+-- only, not the month to date.
 with
 
 ledger as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
     {% if is_incremental() %}
-    where usage_date >= {{ period_rebuild_start() }}
+    where usage_date between {{ window_start() }} and {{ window_end() }}
     {% endif %}
 
 ),
@@ -47,28 +50,60 @@ classified as (
 
 ),
 
-{%- set periods = [('day', 'usage_date'), ('week', 'usage_week'), ('month', 'usage_month')] %}
 {%- set dims = ['team_id', 'team_name', 'project_id', 'project_name', 'environment', 'principal_id', 'principal_type',
                 'person_name', 'provider', 'tool', 'model_family', 'model_tier', 'token_type', 'use_case',
                 'cost_type'] %}
 
-rolled as (
+days as (
 
-    {% for period_type, column in periods %}
     select
-        '{{ period_type }}' as period_type,
-        {{ column }} as period_start,
+        usage_date as period_start,
         {{ dims | join(', ') }},
         sum(token_count) as token_count,
         sum(unpriced_token_count) as unpriced_token_count,
         sum(list_cost_usd) as list_cost_usd,
         sum(billed_cost_usd) as billed_cost_usd
     from classified
+    group by usage_date, {{ dims | join(', ') }}
+
+),
+
+all_days as (
+
+    select * from days
     {% if is_incremental() %}
-    where {{ is_rebuilt_rollup("'" ~ period_type ~ "'", column) }}
+    union all
+    select
+        period_start,
+        {{ dims | join(', ') }},
+        token_count,
+        unpriced_token_count,
+        list_cost_usd,
+        billed_cost_usd
+    from {{ this }}
+    where period_type = 'day' and period_start >= {{ period_rebuild_start() }}
     {% endif %}
-    group by {{ column }}, {{ dims | join(', ') }}
-    {% if not loop.last %}union all{% endif %}
+
+),
+
+rolled as (
+
+    select 'day' as period_type, days.* from days
+    {% for period_type in ['week', 'month'] %}
+    union all
+    select
+        '{{ period_type }}' as period_type,
+        cast({{ dbt.date_trunc(period_type, 'period_start') }} as date) as period_start,
+        {{ dims | join(', ') }},
+        sum(token_count) as token_count,
+        sum(unpriced_token_count) as unpriced_token_count,
+        sum(list_cost_usd) as list_cost_usd,
+        sum(billed_cost_usd) as billed_cost_usd
+    from all_days
+    {% if is_incremental() %}
+    where {{ is_rebuilt_period('cast(' ~ dbt.date_trunc(period_type, 'period_start') ~ ' as date)', period_type, 0) }}
+    {% endif %}
+    group by cast({{ dbt.date_trunc(period_type, 'period_start') }} as date), {{ dims | join(', ') }}
     {% endfor %}
 
 )
