@@ -38,6 +38,14 @@ by modification date, so a run sees only some of a day's files: a merge by day w
 it did not re-read. Keyed by event, re-reading a file, reading an appended file again, or the same events
 re-exported into another file replaces rows instead of adding them, and windows may overlap freely. The quarantine
 is merged on its `row_key` (file, line, record, reason).
+
+Files read in full are not read again: every file read lands a row in `agent_requests_files` (url, modification
+date, size, and its counts of lines, requests, records outside the window, quarantined records; merged on the url).
+A Dagster partition run lists every file modified since its window's first day, so each daily run would otherwise
+re-read the lookback's files; a listed file whose url, modification date and size equal a row whose read left no
+record outside its window holds nothing the warehouse lacks, and is skipped. A file that had records outside the
+window is read again (a later window may take them); the rows are read from the warehouse itself, so a wiped one is
+loaded in full again.
 """
 
 from __future__ import annotations
@@ -61,9 +69,11 @@ from dlt.common import logger
 from fsspec import AbstractFileSystem
 
 from ingestion import settings
-from ingestion._common import DEFAULT_HISTORY_DAYS, MONEY, SCHEMA_CONTRACT, TIMESTAMP, SourceWindow, as_date, today_utc
+from ingestion._common import (
+    DEFAULT_HISTORY_DAYS, MONEY, SCHEMA_CONTRACT, TIMESTAMP, SourceWindow, as_date, loaded_rows, today_utc,
+)
 from ingestion._files import (
-    FILE_QUARANTINE_SCHEMA, file_day, file_listing, key, modification_cursor, quarantine_hints,
+    FILE_QUARANTINE_SCHEMA, UTC, file_day, file_listing, key, modification_cursor, quarantine_hints,
 )
 
 SECTION = "agent_telemetry"
@@ -76,6 +86,18 @@ MAX_RECORD_CHARS = 20_000  # a quarantined line is kept up to this length
 MONEY_PLACES = Decimal("1e-12")  # MONEY's scale
 FILE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 MERGE_BY_KEY = {"disposition": "merge", "strategy": "delete-insert"}
+
+FILES_TABLE = f"{RESOURCE}_files"
+# one row per file read: what identifies its content (url, modification date, size) and what the read found
+FILES_SCHEMA = pa.schema([
+    pa.field("file_url", pa.string(), nullable=False),
+    ("modification_date", TIMESTAMP),
+    ("size_in_bytes", pa.int64()),
+    ("lines", pa.int64()),
+    ("requests", pa.int64()),
+    ("outside_window", pa.int64()),
+    ("quarantined", pa.int64()),
+])
 
 CLAUDE_REQUEST = {"api_request", "claude_code.api_request"}
 CLAUDE_ERROR = {"api_error", "claude_code.api_error"}
@@ -1040,15 +1062,26 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
     listing = file_listing(SECTION, path_or_url, file_glob, modification_cursor(window), fs, prepare_demo)
     bounds = window_ns(window)
 
+    read_in_full: Optional[set[tuple[str, str, int]]] = None  # asked of the warehouse once, at the first file
+
     @dlt.transformer(data_from=listing, name=RESOURCE, primary_key="event_key", write_disposition=MERGE_BY_KEY)
     def agent_requests(files: list[Any]) -> Iterator[Any]:
+        nonlocal read_in_full
         if not files:  # the listing's closing item: the tables exist even when no file was new
             yield AGENT_REQUESTS_SCHEMA.empty_table()
             yield quarantine_hints(FILE_QUARANTINE_SCHEMA.empty_table(), RESOURCE)
+            yield files_log(FILES_SCHEMA.empty_table())
             return
         for item in files:
             if not is_telemetry_file(item["file_name"]):
                 logger.info(f"{SECTION}: skipping {item['file_url']} (not a .json/.jsonl/.ndjson file)")
+                continue
+            if read_in_full is None:
+                read_in_full = {file_identity(url, modified, size) for url, modified, size in loaded_rows(
+                    FILES_TABLE, "file_url, modification_date, size_in_bytes", "outside_window = 0")} - {None}
+            identity = file_identity(item["file_url"], item.get("modification_date"), item.get("size_in_bytes"))
+            if identity is not None and identity in read_in_full:
+                logger.info(f"{SECTION}: {item['file_url']}: loaded in full before and unchanged; not read again")
                 continue
             reader = TelemetryFile(item["file_url"], bounds, file_day(item), batch_rows)
             with item.open("rb") as handle:
@@ -1061,8 +1094,27 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
                        f"{counts['other_records']} other records, {counts['outside_window']} outside the window, "
                        f"{counts['metrics_lines']} metrics exports, {counts['quarantined']} quarantined")
             (logger.warning if counts["quarantined"] else logger.info)(message)
+            yield files_log(pa.Table.from_pylist([{
+                "file_url": item["file_url"], "modification_date": item.get("modification_date"),
+                "size_in_bytes": item.get("size_in_bytes"), "lines": counts["lines"], "requests": counts["requests"],
+                "outside_window": counts["outside_window"], "quarantined": counts["quarantined"]}], schema=FILES_SCHEMA))
 
     return agent_requests
+
+
+def file_identity(url: str, modified: Any, size: Any) -> Optional[tuple[str, str, int]]:
+    """What says a file is the one read before: its url, modification date (UTC, to the microsecond: the warehouse's
+    precision) and size. None (never equal to a loaded file's) when the filesystem gives no date or size."""
+    if modified is None or size is None:
+        return None
+    return url, modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), int(size)
+
+
+def files_log(table: pa.Table) -> Any:
+    """Rows of `agent_requests_files`, merged on the file's url (its latest read)."""
+    return dlt.mark.with_hints(table, dlt.mark.make_hints(
+        table_name=FILES_TABLE, primary_key="file_url",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"}), create_table_variant=True)
 
 
 __all__ = ["AGENT_REQUESTS_SCHEMA", "TelemetryFile", "agent_telemetry_source", "attributes", "count", "money",

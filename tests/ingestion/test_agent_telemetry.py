@@ -292,6 +292,54 @@ def test_files_are_read_incrementally_by_modification_date(tmp_path, pipeline):
         "a.jsonl", "b.jsonl", "c.jsonl"}
 
 
+def test_a_file_read_in_full_is_not_read_again(tmp_path, pipeline):
+    """A partition run lists every file modified since its window's first day; a file the warehouse holds in full
+    (same url, modification date and size, nothing of it outside the window it was read for) is skipped."""
+    folder = tmp_path / "otel"
+    hour = 3_600 * 10**9
+    mtime = time.time() - 600
+    a = write(folder / "a.jsonl", [logs_line([claude_record(DAY_START_NS + hour), claude_record(DAY_START_NS + 2 * hour)])],
+              mtime=mtime)
+    # b holds one event of DAY and one of the next day, outside a window of DAY alone
+    write(folder / "b.jsonl", [logs_line([claude_record(DAY_START_NS + 3 * hour), claude_record(DAY_START_NS + DAY_NS)])],
+          mtime=mtime)
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 3
+    assert {r[0].rsplit("/", 1)[1]: r[1:] for r in query(
+        pipe, "select file_url, lines, requests, outside_window, quarantined from agent_requests_files")} == {
+        "a.jsonl": (1, 2, 0, 0), "b.jsonl": (1, 1, 1, 0)}  # requests: those in the window
+    totals = "select count(*), sum(input_tokens) from agent_requests"
+    assert query(pipe, totals)[0] == (3, 30)
+
+    pipe = run(pipeline, folder)  # the next daily run's lookback over the same day
+    assert loaded_rows(pipe) == 1  # b only: its event of DAY again (a later window may want its other one)
+    assert query(pipe, totals)[0] == (3, 30)
+    pipe = run(pipeline, folder, end=DAY + dt.timedelta(days=2))  # a window reaching b's second day takes it
+    assert loaded_rows(pipe) == 2  # b, now in full; a is skipped
+    assert query(pipe, totals)[0] == (4, 40)
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 0  # both held in full
+
+    # the collector appends to a without the modification date moving (the size tells): read again
+    write(a, [logs_line([claude_record(DAY_START_NS + hour), claude_record(DAY_START_NS + 2 * hour)]),
+              logs_line([claude_record(DAY_START_NS + 4 * hour)])], mtime=mtime)
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 3
+    assert query(pipe, totals)[0] == (5, 50)
+    # the same bytes touched: read again (a new modification date), nothing added
+    os.utime(a, (mtime + 60, mtime + 60))
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 3
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 0
+    # a warehouse that lost the log's rows reads every file again
+    with pipe.sql_client() as client:
+        client.execute_sql(f"delete from {client.make_qualified_table_name('agent_requests_files')}")
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe) == 3 + 1
+    assert query(pipe, totals)[0] == (5, 50)
+
+
 # ------------------------------------------------------------------------------------------------- bad input
 
 def test_bad_lines_and_records_are_quarantined_with_reasons(tmp_path, pipeline):
