@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -45,3 +46,17 @@ def test_make_run_window_arguments():
         resolve_window("2026-11-25", None, 90, TODAY)
     with pytest.raises(SystemExit, match="before the first partition"):
         resolve_window("2020-01-01", "2020-02-01", 90, TODAY)
+
+
+def test_the_window_is_in_the_environment_only_while_dbt_runs(monkeypatch):
+    from orchestration.assets.transform import environment
+
+    monkeypatch.setenv("FINOPS_MAX_DATE", "2026-01-31")  # set before the block: put back after it
+    monkeypatch.delenv("FINOPS_MIN_DATE", raising=False)  # unset before the block: unset after it
+    with environment({"FINOPS_MIN_DATE": "2026-11-07", "FINOPS_MAX_DATE": "2026-11-10"}):
+        assert (os.environ["FINOPS_MIN_DATE"], os.environ["FINOPS_MAX_DATE"]) == ("2026-11-07", "2026-11-10")
+    assert "FINOPS_MIN_DATE" not in os.environ and os.environ["FINOPS_MAX_DATE"] == "2026-01-31"
+    with pytest.raises(RuntimeError):  # a failed dbt run puts it back too
+        with environment({"FINOPS_MIN_DATE": "2026-11-07"}):
+            raise RuntimeError("dbt failed")
+    assert "FINOPS_MIN_DATE" not in os.environ
