@@ -1,4 +1,4 @@
-{#- Period rollups (day, week, month) rebuilt incrementally: a run's window (vars min_date..max_date) changes the
+{#- Period rollups (day, week, month) rebuilt incrementally: a run's window (min_date..max_date) changes the
     ledger's days in it, so it rebuilds those days, the weeks and the months that overlap it - nothing else. It reads
     the ledger from period_rebuild_start(): the Monday on or before the first day of the window's first month, the
     first day of every week and month that overlaps the window. -#}
@@ -21,7 +21,7 @@
 {%- endmacro %}
 
 {#- Incremental anomaly rules. A rule's finding for a period depends on the ledger in that period and in the
-    `lookback` periods before it (its baseline). A run whose window (vars min_date..max_date) rebuilt ledger days
+    `lookback` periods before it (its baseline). A run whose window (min_date..max_date) rebuilt ledger days
     therefore rebuilds the periods that overlap the window or hold it in their baseline, reading the ledger from
     `lookback` periods before the window's first period. In the daily schedule the periods after the window lie in
     the future, so only the window's own periods are rebuilt; a backfill of an old window also refreshes the findings

@@ -1,6 +1,6 @@
 -- Each shared cost's team shares of a day add up to its daily amount (usd_per_month / the month's days, at the money
 -- type's 9 places), whatever the split rule: nothing of a shared cost is lost or charged twice. Returns the cost-days that do not.
--- Checks the run's window (vars min_date..max_date; the whole history on a full build), as the ledger's tests.
+-- Checks the run's window (min_date..max_date; the whole history on a full build), as the ledger's tests.
 with
 
 shares as (

@@ -1,6 +1,6 @@
 -- Each rollup of fct_ai_spend_by_period (day, week, month) holds exactly the ledger's dollars and tokens for the days
 -- its periods cover: per period, the table's totals equal fct_ai_usage_daily summed over the period's days.
--- Returns the periods that differ. Checks the periods overlapping the run's window (vars min_date..max_date), those it
+-- Returns the periods that differ. Checks the periods overlapping the run's window (min_date..max_date), those it
 -- rebuilt; the whole history on a full build.
 with
 

@@ -15,7 +15,7 @@
 -- Claude Code's API spend is already in the Anthropic cost report of the ledger (fct_ai_usage_daily): this mart is not
 -- added to it, and has no billed_cost_usd column.
 --
--- Incremental: a run rebuilds every session with an event in its window (vars min_date..max_date), from ALL of that
+-- Incremental: a run rebuilds every session with an event in its window (min_date..max_date), from ALL of that
 -- session's events, including those before or after the window: a session crossing the window's edge (an agent left
 -- running overnight into the next day) is rebuilt whole, never cut in two. The pre-hook deletes those sessions (and
 -- any whose start day is in the window) first, so a re-run replaces rows instead of adding them.

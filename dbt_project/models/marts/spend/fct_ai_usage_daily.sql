@@ -10,7 +10,7 @@
 -- x team x project x environment x use case x token type x cost type: the allocated AI ledger, with tokens, list
 -- cost (priced from the dated price book) and billed cost (the providers' cost reports allocated down to this grain).
 --
--- Incremental: each run deletes and rebuilds the days of its window (vars min_date..max_date), so rows outside the
+-- Incremental: each run deletes and rebuilds the days of its window (min_date..max_date), so rows outside the
 -- window keep the price version they were priced with, and a re-run of a day never double counts.
 with
 
