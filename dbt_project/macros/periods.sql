@@ -1,7 +1,7 @@
 {#- Period rollups (day, week, month) rebuilt incrementally: a run's window (min_date..max_date) changes the
-    ledger's days in it, so it rebuilds those days, the weeks and the months that overlap it - nothing else. It reads
-    the ledger from period_rebuild_start(): the Monday on or before the first day of the window's first month, the
-    first day of every week and month that overlaps the window. -#}
+    ledger's days in it, so it rebuilds those days, the weeks and the months that overlap it - nothing else. The weeks
+    and months add up day rows from period_rebuild_start(): the Monday on or before the first day of the window's
+    first month, the first day of every week and month that overlaps the window. -#}
 {% macro period_rebuild_start() -%}
     cast({{ dbt.date_trunc('week', dbt.date_trunc('month', window_start())) }} as date)
 {%- endmacro %}
