@@ -1113,8 +1113,7 @@ def file_identity(url: str, modified: Any, size: Any) -> Optional[tuple[str, str
 def files_log(table: pa.Table) -> Any:
     """Rows of `agent_requests_files`, merged on the file's url (its latest read)."""
     return dlt.mark.with_hints(table, dlt.mark.make_hints(
-        table_name=FILES_TABLE, primary_key="file_url",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"}), create_table_variant=True)
+        table_name=FILES_TABLE, primary_key="file_url", write_disposition=MERGE_BY_KEY), create_table_variant=True)
 
 
 __all__ = ["AGENT_REQUESTS_SCHEMA", "TelemetryFile", "agent_telemetry_source", "attributes", "count", "money",
