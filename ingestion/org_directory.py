@@ -9,6 +9,7 @@ usage API reports; and the teams' and projects' soft budgets (dollars per month:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,15 +140,30 @@ def default_org_directory_path() -> Path:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# The last directory parsed, by its path and content digest: a run builds several sources that each read the
+# directory (GitHub's repositories, Jira's projects, the org tables), and a 10,000-person file takes seconds to parse
+# even with libyaml while hashing it takes milliseconds. An edited file has another digest and is parsed again.
+_LAST_PARSED: dict[str, tuple[str, OrgDirectory]] = {}
+
+
 def load_org_directory(path: Optional[Path | str] = None) -> OrgDirectory:
     path = Path(path) if path else default_org_directory_path()
-    if not path.exists():
-        raise OrgDirectoryError(f"org directory {path} does not exist (set FINOPS_ORG_DIRECTORY to your file)")
     try:
-        raw = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise OrgDirectoryError(f"org directory {path} does not exist (set FINOPS_ORG_DIRECTORY to your file)") from None
+    key, digest = str(path.resolve()), hashlib.sha256(content).hexdigest()
+    cached = _LAST_PARSED.get(key)
+    if cached and cached[0] == digest:
+        return cached[1]
+    try:
+        raw = yaml.load(content.decode(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise OrgDirectoryError(f"org directory {path} is not valid YAML: {exc}") from None
-    return parse_org_directory(raw, source=str(path))
+    org = parse_org_directory(raw, source=str(path))
+    _LAST_PARSED.clear()  # one file at a time: tests and tools switch files, a long-lived process keeps one
+    _LAST_PARSED[key] = (digest, org)
+    return org
 
 
 def parse_org_directory(raw: Any, source: str = "<org directory>") -> OrgDirectory:

@@ -105,6 +105,26 @@ def test_missing_file_says_where_to_point(tmp_path):
         load_org_directory(tmp_path / "nope.yml")
 
 
+def test_an_unchanged_file_is_parsed_once_and_an_edited_one_again(tmp_path, monkeypatch):
+    import ingestion.org_directory as org_directory
+
+    parsed = []
+    parse = org_directory.parse_org_directory
+    monkeypatch.setattr(org_directory, "parse_org_directory", lambda raw, source: parsed.append(source) or parse(raw, source))
+    path = tmp_path / "org.yml"
+    path.write_text(yaml.safe_dump(VALID))
+    first, second = load_org_directory(path), load_org_directory(path)
+    assert second is first and len(parsed) == 1
+    # same size, same modification second: only the content tells the two files apart
+    edited = yaml.safe_dump(VALID).replace("Platform", "Platfxrm")
+    path.write_text(edited)
+    assert [t.name for t in load_org_directory(path).teams] == ["Platfxrm", "Payments"]
+    assert len(parsed) == 2
+    path.write_text("teams: [")
+    with pytest.raises(OrgDirectoryError, match="not valid YAML"):
+        load_org_directory(path)
+
+
 def _with_budgets(*budgets):
     doc = yaml.safe_load(yaml.safe_dump(VALID))
     doc["projects"].append({"id": "console", "team": "platform"})
