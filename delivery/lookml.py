@@ -277,7 +277,8 @@ def read_marts(manifest: dict[str, Any]) -> tuple[dict[str, Mart], list[Relation
                 relationships.append(Relationship(model, column, targets[0], field))
 
     for mart in marts.values():
-        keys = [c.name for c in mart.columns if {"unique", "not_null"} <= tested.get((mart.name, c.name), set())]
+        keys = [c.name for c in mart.columns if "primary_key" in tested.get((mart.name, c.name), set())
+                or {"unique", "not_null"} <= tested.get((mart.name, c.name), set())]
         fallback = [c.name for c in mart.columns if c.name.endswith("_key")]
         mart.primary_key = (keys or fallback or [None])[0]
         if mart.primary_key:

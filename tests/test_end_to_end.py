@@ -279,6 +279,49 @@ def test_dbt_unit_tests_pass(env, first_run, tmp_path):
     assert {r["status"] for r in results} == {"pass"}
 
 
+def test_column_checks_and_primary_key_count_each_spoiled_row(env, first_run, tmp_path):
+    """The project's own generic tests (dbt_project/tests/generic) on a copy of the built warehouse, spoiled by hand:
+    column_checks (one test for a model's not-null, not-negative and accepted-values checks) fails with the
+    spoiled rows summed over its checks, one result row per failing check; primary_key with the duplicated key and
+    the null key."""
+    copy = tmp_path / "spoiled.duckdb"
+    shutil.copy(env["WAREHOUSE_PATH"], copy)
+    con = duckdb.connect(str(copy))
+    try:
+        keys = [r[0] for r in con.execute(
+            "select session_key from marts.fct_agent_sessions order by session_key limit 8").fetchall()]
+        assert len(keys) == 8
+        spoil = {"team_id = null": keys[0:2], "cost_usd = -1": keys[2:3], "cost_source = 'guessed'": keys[3:6]}
+        for change, rows in spoil.items():
+            con.execute(f"update marts.fct_agent_sessions set {change} where session_key in ?", [rows])
+        con.execute("insert into marts.fct_agent_sessions select * from marts.fct_agent_sessions "
+                    "where session_key = ?", [keys[6]])
+        con.execute("update marts.fct_agent_sessions set session_key = null where session_key = ?", [keys[7]])
+    finally:
+        con.close()
+    target = tmp_path / "target"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "fct_agent_sessions,test_name:column_checks",
+         "fct_agent_sessions,test_name:primary_key", "--profiles-dir", ".", "--target-path", str(target),
+         "--store-failures", "--target", "duckdb"],
+        cwd=ROOT / "dbt_project", capture_output=True, text=True, timeout=600,
+        env={**env, "WAREHOUSE_PATH": str(copy), "DBT_TARGET": "duckdb"})
+    assert result.returncode == 1, result.stdout[-4000:]  # the failures make dbt test fail
+    results = {r["unique_id"].split(".")[2].split("_fct_agent_sessions")[0]: r
+               for r in json.loads((target / "run_results.json").read_text())["results"]}
+    assert {name: (r["status"], r["failures"]) for name, r in results.items()} == {
+        "column_checks": ("fail", 2 + 1 + 3), "primary_key": ("fail", 2)}
+    con = duckdb.connect(str(copy), read_only=True)
+    try:  # --store-failures: what each test returned
+        stored = {name: con.execute(f"select * from {r['relation_name']} order by all").fetchall()
+                  for name, r in results.items()}
+    finally:
+        con.close()
+    assert stored["column_checks"] == [("cost_source", "is not one of reported, list_price, mixed, none", 3),
+                                       ("cost_usd", "is negative", 1), ("team_id", "is null", 2)]
+    assert stored["primary_key"] == [(keys[6], 2), (None, 1)]
+
+
 def test_running_again_and_a_single_overlapping_partition_change_nothing(env, first_run):
     before = marts(env)
     assert before["fct_ai_usage_daily"], "the ledger is empty"

@@ -142,10 +142,11 @@ def test_fct_team_spend_daily_columns_one_by_one(views, yml_models):
     assert names == {c["name"] for c in yml_models["fct_team_spend_daily"]["columns"]}
 
 
-def test_primary_keys_are_the_yml_unique_not_null_columns(views, yml_models):
+def test_primary_keys_are_the_yml_primary_key_columns(views, yml_models):
     for name, model in yml_models.items():
-        keys = [c["name"] for c in model.get("columns", []) if {"unique", "not_null"} <= generic_tests_of(c)]
-        assert len(keys) == 1, f"{name}: expected one unique + not_null column in the yml, found {keys}"
+        keys = [c["name"] for c in model.get("columns", []) if "primary_key" in generic_tests_of(c)
+                or {"unique", "not_null"} <= generic_tests_of(c)]
+        assert len(keys) == 1, f"{name}: expected one primary_key (or unique + not_null) column in the yml, found {keys}"
         field = field_for_column(views[name], keys[0])
         assert field.get("primary_key") == "yes", f"{name}.{keys[0]} is not the primary key"
         others = [f["name"] for f in views[name].get("dimensions", []) if f.get("primary_key") == "yes"]

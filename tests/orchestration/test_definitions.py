@@ -35,7 +35,8 @@ def test_definitions_load_with_lineage_from_dlt_to_dbt():
     # dbt tests are asset checks, including the billed-cost conservation invariant on the ledger
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert any(c.startswith("marts/fct_ai_usage_daily:sums_match") for c in checks)
-    assert any(c.startswith("marts/fct_ai_usage_daily:unique") for c in checks)
+    assert any(c.startswith("marts/fct_ai_usage_daily:primary_key") for c in checks)
+    assert any(c.startswith("marts/fct_ai_usage_daily:column_checks") for c in checks)
     assert "marts/fct_unit_economics:assert_unit_economics_spend_equals_team_spend" in checks
 
     job = defs.resolve_job_def(DAILY_JOB_NAME)
