@@ -397,8 +397,8 @@ def test_pseudonymized_marts_show_no_one_and_still_add_up(env, first_run, tmp_pa
 
 
 def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
-    """Runs last: the provider revises a past day's bill (+10%); the next daily run re-fetches it within the
-    lookback, and the ledger then holds the provider's latest numbers for that day and nothing else changes."""
+    """The provider revises a past day's bill (+10%); the next daily run re-fetches it within the lookback, and the
+    ledger then holds the provider's latest numbers for that day and nothing else changes."""
     revised_day = END - dt.timedelta(days=2)
     query_days = "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2"
     before = {(p, d): v for p, d, v in scalar(env, query_days)}

@@ -115,7 +115,7 @@ def test_an_unchanged_file_is_parsed_once_and_an_edited_one_again(tmp_path, monk
     path.write_text(yaml.safe_dump(VALID))
     first, second = load_org_directory(path), load_org_directory(path)
     assert second is first and len(parsed) == 1
-    # same size, same modification second: only the content tells the two files apart
+    # the same size, and on a coarse clock the same modification time: only the content tells the two files apart
     edited = yaml.safe_dump(VALID).replace("Platform", "Platfxrm")
     path.write_text(edited)
     assert [t.name for t in load_org_directory(path).teams] == ["Platfxrm", "Payments"]
