@@ -10,30 +10,24 @@
     as dbt writes them. -#}
 {% test column_checks(model, not_null=[], not_negative=[], accepted_values={}) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
+{#- (column, failure, the test of its value) -#}
 {%- set checks = [] -%}
-{%- for column in not_null -%}
-    {%- set name = adapter.quote(column) if column != column | lower else column -%}
-    {%- do checks.append((column, 'is null', name ~ ' is null')) -%}
-{%- endfor -%}
-{%- for column in not_negative -%}
-    {%- set name = adapter.quote(column) if column != column | lower else column -%}
-    {%- do checks.append((column, 'is negative', name ~ ' < 0')) -%}
-{%- endfor -%}
+{%- for column in not_null -%}{%- do checks.append((column, 'is null', 'is null')) -%}{%- endfor -%}
+{%- for column in not_negative -%}{%- do checks.append((column, 'is negative', '< 0')) -%}{%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
-    {%- set name = adapter.quote(column) if column != column | lower else column -%}
     {%- set listed = [] -%}
     {%- for value in values -%}{%- do listed.append(dbt.string_literal(value)) -%}{%- endfor -%}
-    {%- do checks.append((column, 'is not one of ' ~ values | join(', '), name ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
+    {%- do checks.append((column, 'is not one of ' ~ values | join(', '), 'not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": give not_null, not_negative and/or accepted_values") }}
 {%- endif %}
 select column_name, failure, failing_rows from (
-    {%- for column, failure, condition in checks %}
+    {%- for column, failure, test in checks %}
     select {{ dbt.string_literal(column) }} as column_name, {{ dbt.string_literal(failure) }} as failure,
            count(*) as failing_rows
     from {{ model }}
-    where {{ condition }}
+    where {{ adapter.quote(column) if column != column | lower else column }} {{ test }}
     {%- if not loop.last %}
     union all{% endif %}
     {%- endfor %}
