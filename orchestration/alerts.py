@@ -44,6 +44,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
+import sqlglot
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ROUTE = "default"
@@ -551,6 +553,31 @@ def make_sinks(settings: AlertSettings, emit: Callable[[str], None] = logger.inf
 
 # ---------------------------------------------------------------------------------------------- the delivery log
 
+# Written once, in PostgreSQL's SQL, and translated by sqlglot for other engines (BigQuery and Databricks have no
+# `varchar` or `timestamp with time zone`: `string` and `timestamp`, which hold an instant there).
+_LOG_TABLE_DDL = f"""
+    create table if not exists {LOG_TABLE} (
+        notification_key varchar not null,
+        kind varchar not null,
+        sink varchar not null,
+        route varchar not null,
+        team_id varchar,
+        severity varchar,
+        day date,
+        attempted_at timestamp with time zone not null,
+        status varchar not null,
+        error varchar,
+        run_id varchar
+    )"""
+
+
+def log_table_ddl(dialect: Optional[str]) -> str:
+    """The delivery log's `create table` in a sqlglot dialect (dlt's destination capabilities name it)."""
+    if not dialect or dialect == "postgres":
+        return _LOG_TABLE_DDL
+    return sqlglot.transpile(_LOG_TABLE_DDL, read="postgres", write=dialect)[0]
+
+
 class DeliveryLog:
     """`alerts.sent_notifications`: one row per attempt, appended (no updates, so any warehouse does). A
     (notification_key, sink) pair with a `sent` row is done for good."""
@@ -563,20 +590,7 @@ class DeliveryLog:
 
     def ensure(self) -> None:
         self.client.execute_sql(f"create schema if not exists {LOG_SCHEMA}")
-        self.client.execute_sql(f"""
-            create table if not exists {LOG_TABLE} (
-                notification_key varchar not null,
-                kind varchar not null,
-                sink varchar not null,
-                route varchar not null,
-                team_id varchar,
-                severity varchar,
-                day date,
-                attempted_at timestamp with time zone not null,
-                status varchar not null,
-                error varchar,
-                run_id varchar
-            )""")
+        self.client.execute_sql(log_table_ddl(self.client.capabilities.sqlglot_dialect))
 
     def delivered(self) -> set[tuple[str, str]]:
         rows = self.client.execute_sql(f"select distinct notification_key, sink from {LOG_TABLE} where status = 'sent'")

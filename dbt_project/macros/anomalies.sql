@@ -5,17 +5,17 @@
 {#- Dollars as text: '$412' from $100 up, else with cents ('$65.40', '$0.82'); 'n/a' for null. The text helpers never
     return null, so that a sentence is never null. -#}
 {% macro usd_text(expr) -%}
-    coalesce({{ dbt.concat(["'$'", "case when abs(" ~ money(expr) ~ ") >= 100 then cast(cast(round(" ~ money(expr) ~ ", 0) as decimal(38, 0)) as " ~ dbt.type_string() ~ ") else cast(cast(round(" ~ money(expr) ~ ", 2) as decimal(38, 2)) as " ~ dbt.type_string() ~ ") end"]) }}, 'n/a')
+    coalesce({{ dbt.concat(["'$'", "case when abs(" ~ money(expr) ~ ") >= 100 then cast(cast(round(" ~ money(expr) ~ ", 0) as " ~ type_decimal(38, 0) ~ ") as " ~ dbt.type_string() ~ ") else cast(cast(round(" ~ money(expr) ~ ", 2) as " ~ type_decimal(38, 2) ~ ") as " ~ dbt.type_string() ~ ") end"]) }}, 'n/a')
 {%- endmacro %}
 
 {#- A number to one decimal place as text ('6.3'). -#}
 {% macro one_decimal_text(expr) -%}
-    coalesce(cast(cast(round(cast({{ expr }} as decimal(38, 9)), 1) as decimal(38, 1)) as {{ dbt.type_string() }}), 'n/a')
+    coalesce(cast(cast(round(cast({{ expr }} as decimal(38, 9)), 1) as {{ type_decimal(38, 1) }}) as {{ dbt.type_string() }}), 'n/a')
 {%- endmacro %}
 
 {#- A whole number as text ('5000000'). -#}
 {% macro integer_text(expr) -%}
-    coalesce(cast(cast(round(cast({{ expr }} as decimal(38, 9)), 0) as decimal(38, 0)) as {{ dbt.type_string() }}), 'n/a')
+    coalesce(cast(cast(round(cast({{ expr }} as decimal(38, 9)), 0) as {{ type_decimal(38, 0) }}) as {{ dbt.type_string() }}), 'n/a')
 {%- endmacro %}
 
 {#- A share (0.92) as a percentage ('92%'). -#}
@@ -97,7 +97,7 @@ top_principals as (
     {{ money('flagged.cost_usd') }} as actual_usd,
     {{ dbt.concat(['flagged.primary_model_ref', "'; '"] + top_contributors) }} as top_contributors,
     {{ dbt.concat([
-        'coalesce(flagged.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' session '",
+        'coalesce(flagged.person_name, flagged.principal_id)', text_literal("'s "), 'flagged.tool', "' session '",
         'substr(flagged.session_id, 1, 8)'
     ] + sentence) }} as sentence
 {%- endmacro %}

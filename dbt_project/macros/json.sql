@@ -61,20 +61,44 @@
     where source_rows.{{ json_column }} is not null
 {%- endmacro %}
 
-{#- BigQuery: not implemented. GoogleSQL has no table function that turns a JSON object into key/value rows; the
-    candidate (unnest(json_keys(parse_json(col), 1)) with a JSON subscript per key) is unverified here, so rather than
-    read tags wrongly (and allocate FOCUS costs to the wrong team) the model that needs it fails to compile. -#}
+{#- BigQuery: GoogleSQL has no table function from a JSON object to key/value rows; json_keys(parsed, 1) lists the
+    top-level keys (an array unnested into rows; null for text that is not JSON or JSON that is not an object, which
+    unnests to no rows) and a subscript reads each key's value. json_keys writes a key holding characters JSONPath
+    reserves (a dot, ...) between double quotes; when the key as listed is not in the object, the quotes are taken off.
+    The value as text: json_value gives a string unquoted and a number or boolean as written, null for JSON null and
+    for an object or array, which to_json_string writes out. Written to GoogleSQL's documentation, not run here. -#}
 {% macro bigquery__json_object_entries(relation, id_column, json_column) -%}
-    {%- if execute -%}
-        {{ exceptions.raise_compiler_error(
-            "json_object_entries has no BigQuery implementation, and model " ~ (model.name if model is defined else "?")
-            ~ " needs it (stg_focus_files__costs reads the FOCUS Tags JSON with it). See docs/warehouses.md.") }}
-    {%- endif -%}
     select
-        cast(null as {{ dbt.type_string() }}) as entry_id,
-        cast(null as {{ dbt.type_string() }}) as entry_key,
-        cast(null as {{ dbt.type_string() }}) as entry_value
-    limit 0
+        keyed.entry_id,
+        keyed.entry_key,
+        coalesce(
+            json_value(keyed.parsed[keyed.entry_key]),
+            case
+                when json_type(keyed.parsed[keyed.entry_key]) in ('object', 'array')
+                    then to_json_string(keyed.parsed[keyed.entry_key])
+            end
+        ) as entry_value
+    from (
+        select
+            parsed_rows.entry_id,
+            parsed_rows.parsed,
+            case
+                when parsed_rows.parsed[listed_key] is null
+                    and starts_with(listed_key, '"') and ends_with(listed_key, '"') and length(listed_key) > 1
+                    then substr(listed_key, 2, length(listed_key) - 2)
+                else listed_key
+            end as entry_key
+        from (
+            select
+                source_rows.{{ id_column }} as entry_id,
+                safe.parse_json(source_rows.{{ json_column }}, wide_number_mode => 'round') as parsed
+            from {{ relation }} as source_rows
+            where source_rows.{{ json_column }} is not null
+        ) as parsed_rows
+        cross join unnest(
+            case when json_type(parsed_rows.parsed) = 'object' then json_keys(parsed_rows.parsed, 1) end
+        ) as listed_key
+    ) as keyed
 {%- endmacro %}
 
 {#- Spark SQL (Databricks): from_json into map<string,string> (strings unquoted, nested values as JSON text, JSON null

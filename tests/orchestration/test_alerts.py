@@ -21,13 +21,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlglot
 from dagster import (
     AssetCheckSeverity, AssetKey, AssetSelection, BackfillPolicy, DagsterInstance, Definitions, MaterializeResult,
     asset, define_asset_job, materialize,
 )
 
 from orchestration.alerts import (
-    AlertSettings, Destination, anomaly_notification, budget_notification, email_message, slack_payload, team_sections,
+    AlertSettings, Destination, anomaly_notification, budget_notification, email_message, log_table_ddl, slack_payload,
+    team_sections,
 )
 from orchestration.assets.alerts import (
     ANOMALIES, BUDGETS, NOTIFICATIONS, alert_definitions, no_budget_breaches, no_new_anomalies,
@@ -621,3 +623,24 @@ def test_formats_and_config_names():
                                                  "email": Destination("payments")}
     assert settings.destinations("payments")["email"].target == ("p@x", "q@x")
     assert "hooks.slack.test" not in repr(settings) and "hooks.slack.test" not in repr(settings.destinations("x"))
+
+
+def test_the_delivery_log_table_is_created_in_each_engines_own_types():
+    # BigQuery and Databricks (Spark SQL) know neither varchar nor `timestamp with time zone`: string, and TIMESTAMP,
+    # which is an instant there. The statement must still be one the engine's dialect reads.
+    for dialect in ("bigquery", "databricks"):
+        ddl = " ".join(log_table_ddl(dialect).upper().split())
+        assert "VARCHAR" not in ddl and "TIME ZONE" not in ddl and "TIMESTAMPTZ" not in ddl, ddl
+        assert "NOTIFICATION_KEY STRING NOT NULL" in ddl and "ATTEMPTED_AT TIMESTAMP NOT NULL" in ddl, ddl
+        assert "DAY DATE" in ddl and "RUN_ID STRING" in ddl, ddl
+        sqlglot.parse_one(ddl, read=dialect)
+    # PostgreSQL gets the statement as written; Snowflake keeps a time zone type
+    assert "attempted_at timestamp with time zone not null" in log_table_ddl("postgres")
+    assert "ATTEMPTED_AT TIMESTAMPTZ NOT NULL" in log_table_ddl("snowflake").upper()
+    # DuckDB runs it: an instant with a time zone and text columns
+    con = duckdb.connect()
+    con.execute("create schema alerts")
+    con.execute(log_table_ddl("duckdb"))
+    described = {row[0]: row[1] for row in con.execute("describe alerts.sent_notifications").fetchall()}
+    assert described["attempted_at"] == "TIMESTAMP WITH TIME ZONE" and described["kind"] == "VARCHAR"
+    assert len(described) == 11

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
         pre_hook="{{ delete_rebuilt_periods('period_start', 'day', var('anomaly_baseline_days') | int) }}",
         on_schema_change='fail',
     )
@@ -257,7 +257,7 @@ select
         else {{ dbt.concat(['top_model_text', "'; '", 'top_session_text']) }}
     end as top_contributors,
     {{ dbt.concat([
-        'coalesce(person_name, principal_id)', "'''s AI spend on '", date_text('usage_date'), "' was '", usd_text('spend'),
+        'coalesce(person_name, principal_id)', text_literal("'s AI spend on "), date_text('usage_date'), "' was '", usd_text('spend'),
         "', '", one_decimal_text('spend / baseline'), "'x '",
         "case when baseline_source = 'own' then " ~ dbt.concat([
             "'their " ~ window_days ~ "-day median of '", usd_text('baseline'),

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
         pre_hook="{{ delete_rebuilt_periods('period_start', 'week', 1) }}",
         on_schema_change='fail',
     )

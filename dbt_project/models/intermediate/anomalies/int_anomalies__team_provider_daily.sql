@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
         pre_hook="{{ delete_window('usage_date') }}",
         on_schema_change='fail',
     )

@@ -142,7 +142,7 @@ select
         percent_text(safe_divide('top_sessions.cost', 'flagged.cost'))
     ]) }} as top_contributors,
     {{ dbt.concat([
-        'coalesce(people.person_name, flagged.principal_id)', "'''s '", 'flagged.tool', "' requests on '",
+        'coalesce(people.person_name, flagged.principal_id)', text_literal("'s "), 'flagged.tool', "' requests on '",
         date_text('flagged.usage_date'), "' cost '", usd_text('flagged.cost_per_request'), "' each ('",
         integer_text('flagged.requests'), "' requests, '", usd_text('flagged.cost'), "' at list price), '",
         one_decimal_text('flagged.cost_per_request / flagged.median_cost_per_request'),

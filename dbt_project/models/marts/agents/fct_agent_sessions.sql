@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
         on_schema_change='fail',
         pre_hook="{% if is_incremental() %}delete from {{ this }} where session_date between {{ window_start() }} and {{ window_end() }} or session_key in (select session_key from {{ ref('stg_agent_telemetry__requests') }} where usage_date between {{ window_start() }} and {{ window_end() }}){% endif %}",
     )
@@ -360,7 +360,7 @@ final as (
         owned.ended_at,
         -- rounded half up in integers (hundredths of a minute = 600,000,000 ns): the same digits on every engine
         cast(
-            cast(floor(cast(owned.ended_ns - owned.started_ns + 300000000 as decimal(38, 0)) / 600000000)
+            cast(floor(cast(owned.ended_ns - owned.started_ns + 300000000 as {{ type_decimal(38, 0) }}) / 600000000)
                 as {{ dbt.type_bigint() }}) * 0.01
             as decimal(18, 2)
         ) as duration_minutes,
@@ -376,7 +376,7 @@ final as (
         -- cache_read / prompt tokens to four places, rounded half up in integers (as duration_minutes)
         cast(
             cast(floor(
-                cast(20000 * owned.cache_read_tokens + owned.prompt_tokens as decimal(38, 0))
+                cast(20000 * owned.cache_read_tokens + owned.prompt_tokens as {{ type_decimal(38, 0) }})
                 / nullif(2 * owned.prompt_tokens, 0)
             ) as {{ dbt.type_bigint() }}) * 0.0001
             as decimal(18, 4)

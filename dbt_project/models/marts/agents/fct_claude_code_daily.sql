@@ -249,7 +249,7 @@ final as (
         cast(
             cast(floor(
                 cast(20000 * daily.tool_actions_accepted + daily.tool_actions_accepted + daily.tool_actions_rejected
-                    as decimal(38, 0))
+                    as {{ type_decimal(38, 0) }})
                 / nullif(2 * (daily.tool_actions_accepted + daily.tool_actions_rejected), 0)
             ) as {{ dbt.type_bigint() }}) * 0.0001
             as decimal(18, 4)

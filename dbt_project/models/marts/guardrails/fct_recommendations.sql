@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
         pre_hook="{{ delete_rebuilt_periods('month_start', 'month', 1) }}",
         on_schema_change='fail',
     )
@@ -285,7 +285,7 @@ idle_seats as (
                 ~ dbt.concat(["'never used since it was assigned on '", 'cast(seat_start_date as ' ~ text ~ ')'])
                 ~ " else " ~ dbt.concat(["'last used on '", 'cast(last_active_date as ' ~ text ~ ')']) ~ " end",
             "' ('", 'cast(idle_days as ' ~ text ~ ')', "' days before '", 'cast(as_of_date as ' ~ text ~ ')',
-            "'); the plan costs '", grouped_usd_text('seat_price'), "' per user and month on GitHub''s bill.'",
+            "'); the plan costs '", grouped_usd_text('seat_price'), text_literal(" per user and month on GitHub's bill."),
         ]),
         action="'Unassign the Copilot seat (organization settings > Copilot > Access), or ask its holder whether they still need it; GitHub stops billing it from the next billing cycle.'",
         sentence=dbt.concat([
@@ -311,7 +311,7 @@ idle_seats as (
                               'cast(first_listed_date as ' ~ text ~ ')'])
                 ~ " else " ~ dbt.concat(["'last active on '", 'cast(last_active_date as ' ~ text ~ ')']) ~ " end",
             "' ('", 'cast(idle_days as ' ~ text ~ ')', "' days before '", 'cast(as_of_date as ' ~ text ~ ')',
-            "'); a seat costs '", grouped_usd_text('seat_price'), "' a month (the directory''s seat price).'",
+            "'); a seat costs '", grouped_usd_text('seat_price'), text_literal(" a month (the directory's seat price)."),
         ]),
         action="'Remove the member from the Cursor team (or downgrade them), or ask whether they still need the seat.'",
         sentence=dbt.concat([
@@ -535,7 +535,7 @@ premium_models as (
                 grouped_count_text('premium_findings.token_count'),
                 "' autocomplete tokens on the premium model '", 'premium_findings.model_ref', "' in '",
                 'month_names.month_name', "' cost '", grouped_usd_text('premium_findings.current_cost'),
-                "' at list price; at '", 'premium_findings.alternative_model', "'''s list price they cost '",
+                "' at list price; at '", 'premium_findings.alternative_model', text_literal("'s list price they cost "),
                 grouped_usd_text('premium_findings.alternative_cost'), "'.'",
             ]) ~ " else " ~ dbt.concat([
                 grouped_count_text('premium_findings.request_count'), "' '", 'premium_findings.tool',
@@ -548,11 +548,11 @@ premium_models as (
             ]) ~ " end",
         action=dbt.concat([
             "'Send short, autocomplete-class requests to '", 'premium_findings.alternative_model',
-            "' (the tool''s small/fast model setting, or the key''s default model) and keep '",
+            text_literal(" (the tool's small/fast model setting, or the key's default model) and keep "),
             'premium_findings.model_ref', "' for the long, hard tasks.'",
         ]),
         sentence=dbt.concat([
-            "'Moving '", 'premium_findings.principal_id', "'''s autocomplete-sized '", 'premium_findings.model_ref',
+            "'Moving '", 'premium_findings.principal_id', text_literal("'s autocomplete-sized "), 'premium_findings.model_ref',
             "' traffic to '", 'premium_findings.alternative_model', "' would have saved '",
             grouped_usd_text('premium_findings.savings'), "' in '", 'month_names.month_name', "'.'",
         ])
@@ -654,7 +654,7 @@ low_cache as (
         ]),
         action="'Turn on prompt caching (cache_control breakpoints on the system prompt, tools and long context) and keep the stable part of the prompt first, unchanged between turns.'",
         sentence=dbt.concat([
-            "'Caching the repeated context of '", 'cache_findings.principal_id', "'''s '", 'cache_findings.tool',
+            "'Caching the repeated context of '", 'cache_findings.principal_id', text_literal("'s "), 'cache_findings.tool',
             "' sessions would have saved '", grouped_usd_text('cache_findings.savings'), "' in '",
             'month_names.month_name', "'.'",
         ])
@@ -793,12 +793,12 @@ reset_context as (
             grouped_usd_text('reset_ranked.first_turn_cost_usd'), "', most expensive turn '",
             grouped_usd_text('reset_ranked.max_turn_cost_usd'), "' ('",
             "cast(cast(round(reset_ranked.max_turn_cost_usd / reset_ranked.first_turn_cost_usd, 0) as " ~ bigint ~ ") as " ~ text ~ ")",
-            "'x). The turns'' cost above " ~ reset_ratio ~ "x the first came to '",
+            text_literal("x). The turns' cost above " ~ reset_ratio ~ "x the first came to "),
             grouped_usd_text('reset_ranked.total_savings'), "'.'",
         ]),
         action="'Start a new session (or /compact, /clear) when the task changes or the context passes a few hundred thousand tokens; carry over a short summary instead of the whole history.'",
         sentence=dbt.concat([
-            "'Resetting context in '", 'reset_ranked.principal_id', "'''s long '", 'reset_ranked.tool',
+            "'Resetting context in '", 'reset_ranked.principal_id', text_literal("'s long "), 'reset_ranked.tool',
             "' sessions would have saved about '", grouped_usd_text('reset_ranked.total_savings'),
             "' in '", 'month_names.month_name', "'.'",
         ]),
