@@ -18,7 +18,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test dev bench install docs clean lock lookml metabase metrics
+.PHONY: run test dev bench install docs clean lock lookml metabase metrics check-warehouses
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,21 @@ bench: install
 	$(BIN)/python -m bench.run --size $(SIZE) $(if $(BENCH_DEVS),--developers $(BENCH_DEVS)) $(if $(BENCH_DAYS),--days $(BENCH_DAYS)) \
 		$(if $(BENCH_SOURCES),--sources $(BENCH_SOURCES)) $(if $(BENCH_SAMPLE_DAYS),--sample-days $(BENCH_SAMPLE_DAYS))
 
+## make check-warehouses [ENGINES="bigquery snowflake databricks"]: compile every model and data test for each engine
+## without credentials or a connection and read the SQL in its dialect (tools/warehouse_sql_check.py); each adapter
+## gets a virtualenv of its own under .venv-engines/ (they move some of the lock's versions), with the lock's sqlglot
+## and the adapter versions below (CI runs this after the tests)
+ENGINES ?= bigquery snowflake databricks
+ADAPTER_VERSION_bigquery   := 1.11.3
+ADAPTER_VERSION_snowflake  := 1.11.6
+ADAPTER_VERSION_databricks := 1.11.8
+check-warehouses: install
+	@set -e; $(foreach engine,$(ENGINES), \
+		$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python .venv-engines/$(engine); \
+		$(BIN)/uv pip install --quiet --python .venv-engines/$(engine)/bin/python "dbt-core>=1.11,<1.12" \
+			"dbt-$(engine)==$(ADAPTER_VERSION_$(engine))" "$$(grep '^sqlglot==' requirements.lock)"; \
+		.venv-engines/$(engine)/bin/python tools/warehouse_sql_check.py $(engine);)
+
 ## make docs: dbt docs for the marts (dbt_project/target/index.html)
 docs: install
 	cd dbt_project && WAREHOUSE_PATH="$${WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb}" ../$(BIN)/dbt docs generate --profiles-dir .
@@ -87,4 +102,4 @@ lock: install
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf data/warehouse.duckdb data/dlt_pipelines $(DAGSTER_HOME) dbt_project/target dbt_project/logs
+	rm -rf data/warehouse.duckdb data/dlt_pipelines $(DAGSTER_HOME) dbt_project/target dbt_project/logs .venv-engines

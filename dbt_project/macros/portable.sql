@@ -10,10 +10,11 @@
 
 {% macro money(expr) -%}cast({{ expr }} as {{ type_money() }}){%- endmacro %}
 
-{#- An exact decimal type. BigQuery's NUMERIC holds at most 29 digits before the point and 9 after, so a wider type is
-    its BIGNUMERIC there (decimal(38, 0) as NUMERIC would be rejected). -#}
+{#- An exact decimal type of a given precision and scale. -#}
 {% macro type_decimal(precision, scale) -%}{{ return(adapter.dispatch('type_decimal')(precision, scale)) }}{%- endmacro %}
 {% macro default__type_decimal(precision, scale) -%}decimal({{ precision }}, {{ scale }}){%- endmacro %}
+{#- BigQuery: NUMERIC holds at most 29 digits before the point and 9 after, so a wider type is BIGNUMERIC there
+    (decimal(38, 0) as NUMERIC would be rejected). -#}
 {% macro bigquery__type_decimal(precision, scale) -%}
     {%- if precision - scale > 29 or scale > 9 -%}bignumeric({{ precision }}, {{ scale }})
     {%- else -%}numeric({{ precision }}, {{ scale }}){%- endif -%}
@@ -23,11 +24,11 @@
     (where a doubled quote at the start of a literal opens a triple-quoted string). -#}
 {% macro text_literal(value) -%}'{{ dbt.escape_single_quotes(value) }}'{%- endmacro %}
 
-{#- Incremental facts delete their window in a pre-hook (delete_window) and add the rebuilt rows: dbt's `append`.
-    dbt-bigquery accepts only merge, insert_overwrite and microbatch; its merge without a unique_key matches no row
-    (`on false`) and inserts every one, which is append. -#}
+{#- Incremental facts delete their window in a pre-hook (delete_window) and add the rebuilt rows: dbt's `append`. -#}
 {% macro append_strategy() -%}{{ return(adapter.dispatch('append_strategy')()) }}{%- endmacro %}
 {% macro default__append_strategy() -%}{{ return('append') }}{%- endmacro %}
+{#- BigQuery: dbt-bigquery accepts only merge, insert_overwrite and microbatch; its merge without a unique_key matches
+    no row (`on false`) and inserts every one, which is append. -#}
 {% macro bigquery__append_strategy() -%}{{ return('merge') }}{%- endmacro %}
 
 {#- A stable hash key over several columns (nulls and empty strings kept apart; no NUL byte: Postgres refuses it). -#}
