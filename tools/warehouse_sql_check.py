@@ -28,9 +28,11 @@ from sqlglot.errors import ParseError, TokenError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
+# env: the profile's variables all have defaults except these, which the adapters refuse to be empty when they read
+# the profile (values that reach nothing: nothing is connected to). strategies: what each adapter's incremental
+# materialization accepts, written out because the adapters' valid_incremental_strategies() is not that list
+# (dbt-bigquery's says ['append'], the one strategy its materialization refuses).
 ENGINES = {
-    # the profile's variables all have defaults except these, which the adapters refuse to be empty when they read
-    # the profile (values that reach nothing: nothing is connected to)
     "bigquery": {"dialect": "bigquery", "env": {"BIGQUERY_PROJECT": "offline-check"},
                  "strategies": {"merge", "insert_overwrite", "microbatch"}},
     "snowflake": {"dialect": "snowflake", "env": {"SNOWFLAKE_ACCOUNT": "offline-check", "SNOWFLAKE_USER": "offline"},
@@ -52,7 +54,6 @@ def _all_subclasses(cls: type) -> list[type]:
 def fake_relations(exists: bool) -> None:
     """Replace the adapter's catalogue lookups: no relation exists, or every one is a table."""
     from dbt.adapters.base.impl import BaseAdapter
-    from dbt.adapters.factory import get_adapter_class_by_name  # noqa: F401 - loads the plugin machinery
 
     def get_relation(self, database, schema, identifier):
         if not exists:
