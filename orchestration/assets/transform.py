@@ -9,6 +9,8 @@ rebuild exactly those days.
 import contextlib
 import logging
 import os
+import shutil
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
@@ -66,14 +68,22 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     run_window = dbt_window(window.start, window.end, settings.lookback_days())
     context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}")
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
+    runs_kept = dbt_runs_kept()  # a bad setting fails here, before dbt runs, not while a build's error propagates
     events = []
+    invocation = None
     try:
         with environment(dbt_window_env(run_window)):  # dbt's subprocess inherits it; this process gets it back
-            for event in dbt.cli(DBT_BUILD, context=context).stream():
+            invocation = dbt.cli(DBT_BUILD, context=context)
+            for event in invocation.stream():
                 events.append(event)
     except Exception:
         yield from events  # what dbt did build before the failure is still recorded as materialized
         raise
+    finally:
+        if invocation is not None:
+            removed = prune_run_folders(invocation.target_path, runs_kept)
+            if removed:
+                context.log.info(f"removed {len(removed)} older dbt run folder(s) beside {invocation.target_path.name}")
     # DuckDB has one writer and dbt holds it until the build ends: the marts' figures are read afterwards
     figures = mart_figures(warehouse, {context.asset_key_for_output(e.output_name).path[-1]
                                        for e in events if isinstance(e, Output)
@@ -84,6 +94,42 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
             if key.path[0] == "marts" and key.path[-1] in figures:
                 event = event.with_metadata({**event.metadata, **figures[key.path[-1]]})
         yield event
+
+
+DEFAULT_DBT_RUNS_KEPT = 30
+
+
+def dbt_runs_kept() -> int:
+    """How many dbt run folders (compiled SQL, run_results.json, dbt.log: ~20 MB each) stay beside the newest one
+    (`FINOPS_DBT_RUNS_KEPT`). dagster-dbt gives every invocation a folder of its own and never removes one."""
+    value = os.environ.get("FINOPS_DBT_RUNS_KEPT", "").strip()
+    if not value:
+        return DEFAULT_DBT_RUNS_KEPT
+    if not value.isdigit():
+        raise ValueError(f"FINOPS_DBT_RUNS_KEPT must be a whole number of run folders, not {value!r}")
+    return int(value)
+
+
+def prune_run_folders(current: Path, kept: int) -> list[Path]:
+    """Remove this op's older run folders beside `current` (dagster-dbt names them `<op>-<run id>-<random>`) so
+    that `kept` remain: `current` (always, even with 0) and the most recently modified others. Other ops' folders
+    and dbt's own files in the target directory are left alone. Returns what it removed."""
+    op_name = current.name.split("-", 1)[0]
+    siblings = [path for path in current.parent.glob(f"{op_name}-*")
+                if path.is_dir() and path.resolve() != current.resolve()]
+    siblings.sort(key=_modified, reverse=True)
+    removed = []
+    for path in siblings[max(kept - 1, 0):]:  # the current run is one of the `kept`
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile (another run pruning): sorts as oldest, and rmtree ignores it
+        return 0.0
 
 
 @contextlib.contextmanager
