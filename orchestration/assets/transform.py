@@ -126,10 +126,15 @@ def prune_run_folders(current: Path, kept: int) -> list[Path]:
 
 
 def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # removed meanwhile (another run pruning): sorts as oldest, and rmtree ignores it
-        return 0.0
+    """When a run folder was last written: dbt appends to its dbt.log throughout a build, so a build still running
+    in another process sorts among the newest and is never pruned while fewer than `kept` runs overlap."""
+    times = []
+    for candidate in (path, path / "dbt.log"):
+        try:
+            times.append(candidate.stat().st_mtime)
+        except OSError:  # no log yet, or removed meanwhile by another run's pruning (rmtree ignores it)
+            pass
+    return max(times, default=0.0)
 
 
 @contextlib.contextmanager

@@ -35,6 +35,19 @@ def test_only_the_newest_run_folders_of_the_same_op_are_kept(tmp_path):
                                 "manifest.json", "partial_parse.msgpack"])
 
 
+def test_a_build_still_writing_its_log_counts_as_recent(tmp_path):
+    """Another process's build started long ago (an old folder) but its dbt.log is written to now: it is kept."""
+    target = tmp_path / "target"
+    running = _run_folder(target, "ai_finops_dbt_assets-aaaa000-bbbb000", 1_000)
+    (running / "dbt.log").write_text("still building")
+    os.utime(running / "dbt.log", (9_000, 9_000))
+    os.utime(running, (1_000, 1_000))
+    finished = _run_folder(target, "ai_finops_dbt_assets-cccc000-dddd000", 5_000)
+    current = _run_folder(target, "ai_finops_dbt_assets-eeee000-ffff000", 8_000)
+    assert prune_run_folders(current, kept=2) == [finished]
+    assert running.exists()
+
+
 def test_keeping_zero_or_one_leaves_the_current_run_alone(tmp_path):
     target = tmp_path / "target"
     older = _run_folder(target, "ai_finops_dbt_assets-aaaa000-bbbb000", 2_000)
