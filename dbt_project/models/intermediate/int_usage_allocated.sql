@@ -24,7 +24,9 @@
 
 with
 
-usage as (
+-- read twice (the groups' totals and each line's share): inlined, not buffered (macros/portable.sql, cte_inlined);
+-- the priced lines under it are deterministic (their dedupes order by unique keys), so both reads see the same rows
+usage as {{ cte_inlined() }} (
 
     select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_usage_priced') }}
     {% if is_incremental() %}
