@@ -100,8 +100,9 @@ DEFAULT_DBT_RUNS_KEPT = 30
 
 
 def dbt_runs_kept() -> int:
-    """How many dbt run folders (compiled SQL, run_results.json, dbt.log: ~20 MB each) stay beside the newest one
-    (`FINOPS_DBT_RUNS_KEPT`). dagster-dbt gives every invocation a folder of its own and never removes one."""
+    """How many of the dbt asset's run folders (compiled SQL, run_results.json, dbt.log: ~20 MB each) are kept, the
+    newest run's included (`FINOPS_DBT_RUNS_KEPT`). dagster-dbt gives every invocation a folder of its own and never
+    removes one."""
     value = os.environ.get("FINOPS_DBT_RUNS_KEPT", "").strip()
     if not value:
         return DEFAULT_DBT_RUNS_KEPT
