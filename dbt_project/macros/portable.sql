@@ -35,9 +35,8 @@
     rather than once into a buffer both read. The query under it must be deterministic (it is evaluated twice). -#}
 {% macro cte_inlined() -%}{{ return(adapter.dispatch('cte_inlined')()) }}{%- endmacro %}
 {% macro default__cte_inlined() -%}{{ return('') }}{%- endmacro %}
-{#- DuckDB materializes a CTE read twice; for int_usage_allocated's priced token lines (36M rows x 20 columns at L)
-    that buffer spilled ~15 GB past the memory cap and read it back: the full build of the model took 67 s with it,
-    40 s inlined (the view chain under it runs twice, which costs less than the spill). -#}
+{#- DuckDB buffers a CTE read twice, and a large one spills past the memory cap; `not materialized` opts out. Used
+    only where measured faster (docs/warehouses.md lists the models and their timings). -#}
 {% macro duckdb__cte_inlined() -%}{{ return('not materialized') }}{%- endmacro %}
 
 {#- A stable hash key over several columns (nulls and empty strings kept apart; no NUL byte: Postgres refuses it). -#}

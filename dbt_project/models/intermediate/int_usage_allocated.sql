@@ -24,7 +24,7 @@
 
 with
 
--- read twice (the groups' totals and each line's share): inlined, not buffered (macros/portable.sql, cte_inlined);
+-- read twice (the groups' totals and each line's share): inlined, not buffered (cte_inlined, docs/warehouses.md);
 -- the priced lines under it are deterministic (their dedupes order by unique keys), so both reads see the same rows
 usage as {{ cte_inlined() }} (
 

@@ -59,8 +59,7 @@
 
 with
 
--- read twice: recomputed where read rather than buffered whole on DuckDB (macros/portable.sql, cte_inlined); at L
--- the buffer of 36M ledger lines spilled ~8 GB, and the full build took 9 s instead of 1 s
+-- read twice: recomputed where read rather than buffered whole on DuckDB (cte_inlined, see docs/warehouses.md)
 ledger as {{ cte_inlined() }} (
 
     select * from {{ ref('fct_ai_usage_daily') }}
