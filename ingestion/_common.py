@@ -115,6 +115,16 @@ class RowKeys:
         self._seen.add(base)
         return hashlib.md5(base.encode()).hexdigest(), duplicate
 
+    def claim_all(self, bases: list[str]) -> Optional[list[str]]:
+        """The keys of many groups at once, each `bases` entry the parts already joined as `__call__` joins them;
+        None, claiming nothing, if any group repeats (within `bases` or one seen before): the caller then takes
+        the one-group-at-a-time path, which quarantines the repeat."""
+        batch = set(bases)
+        if len(batch) != len(bases) or not self._seen.isdisjoint(batch):
+            return None
+        self._seen |= batch
+        return [hashlib.md5(base.encode()).hexdigest() for base in bases]
+
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("bucket_date", pa.date32(), nullable=False),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gzip
+import hashlib
 import json
 import time
 from decimal import Decimal
@@ -20,9 +22,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import settings
 from ingestion.copilot import (
-    METRIC_COUNTS, copilot_source, parse_report_file, rate_limit_wait, report_rows, respect_rate_limits,
+    METRIC_COUNTS, USAGE_METRICS_SCHEMA, copilot_source, parse_report_file, rate_limit_wait, report_rows,
+    respect_rate_limits, users_report_table,
 )
-from ingestion._common import Issues, RowKeys
+from ingestion._common import Issues, RowKeys, to_table
 from ingestion.demo.copilot import DemoCopilotOrg
 from ingestion.demo.copilot_server import USERS_PER_FILE, CopilotDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
@@ -474,6 +477,21 @@ def test_an_unknown_model_keeps_its_rows(org, copilot, pipeline):
     assert quarantine(pipe, "premium_requests") == [] and quarantine(pipe, "usage_metrics") == []
 
 
+def test_fields_the_users_report_adds_are_kept_and_every_count_still_lands(org, copilot, pipeline):
+    def drift(records):
+        records[0]["used_copilot_spaces"] = True
+        records[0]["totals_by_ide"][0]["session_minutes"] = 42
+
+    pipe, _ = run(copilot, pipeline, tamper=tamper_first_users_file(drift), resources=("usage_metrics",))
+    login = org.user_records(DAY)[0]["user_login"]
+    extras = dict(query(pipe, f"select breakdown, extra_fields from usage_metrics where user_login = '{login}' "
+                              "and extra_fields is not null"))
+    assert {k: json.loads(v) for k, v in extras.items()} == {"total": {"used_copilot_spaces": True},
+                                                            "ide": {"session_minutes": 42}}
+    assert loaded_metrics(pipe) == (truth(org)["user_records"], truth(org)["user_metrics"])
+    assert quarantine(pipe, "usage_metrics") == []
+
+
 # ------------------------------------------------------------------------------------------------ loud failures
 
 def on(predicate, change):
@@ -773,3 +791,118 @@ def test_rate_limit_waits_follow_githubs_headers():
     assert session.send(None).status_code == 200 and slept == [3.0]
     long_wait = respect_rate_limits(Session([response(403, {"Retry-After": "7200"})]), sleep=slept.append)
     assert long_wait.send(None).status_code == 403 and slept == [3.0]  # an hour's wait fails instead
+
+
+# ------------------------------------------------------------------------------------------------ column-wise reading
+
+def record_by_record(files: list[bytes], day: dt.date, scope: str = "user"):
+    """The day's users files through parse_report_file and report_rows, as the loader reads a file it steps aside
+    from: the reference the column-wise reading must agree with."""
+    issues, keys, seen = Issues("usage_metrics"), RowKeys(), set()
+    rows = [{**row, "report_md5": "md5"} for n, content in enumerate(files)
+            for i, r in enumerate(parse_report_file(content, f"file {n}"))
+            for row in report_rows(r, scope, day, f"file {n} record {i + 1}", issues, keys, seen)]
+    return to_table(rows, USAGE_METRICS_SCHEMA), issues, keys, seen
+
+
+def ndjson(records) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def test_the_users_report_read_column_wise_gives_the_rows_read_record_by_record(org):
+    users = org.user_records(DAY)
+    files = [ndjson(users[i:i + USERS_PER_FILE]) for i in range(0, len(users), USERS_PER_FILE)]
+    files[1] = gzip.compress(files[1])  # files may come gzipped
+    files[2] = files[2].rstrip(b"\n")  # and without a last newline
+    files.insert(3, b"")  # or empty
+    keys, seen = RowKeys(), set()
+    table = users_report_table(files, DAY, "md5", keys, seen)
+    assert table is not None and table.schema == USAGE_METRICS_SCHEMA
+    expected, issues, expected_keys, expected_seen = record_by_record(files, DAY)
+    assert issues.rows == [] and table.num_rows == expected.num_rows > 10 * len(users)
+    assert table.sort_by("row_key").equals(expected.sort_by("row_key"))
+    # the keys and users are claimed as report_rows claims them: a later file repeating one is caught
+    assert keys._seen == expected_keys._seen and seen == expected_seen == {("user", u["user_login"]) for u in users}
+
+
+def test_the_reference_users_file_read_column_wise():
+    day = dt.date(2026, 4, 1)
+    table = users_report_table([USERS_FILE.encode()], day, "md5", RowKeys(), set())
+    rows = {(r["user_login"], r["breakdown"]): r for r in table.to_pylist()}
+    assert sorted(rows) == [("alice", "cli"), ("alice", "ide"), ("alice", "total"), ("bob", "total")]
+    alice = rows[("alice", "total")]
+    assert (alice["user_id"], alice["user_initiated_interaction_count"], alice["chat_panel_edit_mode"]) == (1, 5, 2)
+    assert (alice["used_chat"], alice["used_cli"], alice["used_agent"], alice["code_generation_activity_count"]) == (
+        True, True, None, None)
+    ide = rows[("alice", "ide")]
+    assert (ide["ide"], ide["plugin"], ide["plugin_version"], ide["ide_version"]) == ("vscode", "copilot", "1.0.0",
+                                                                                    "1.90")
+    assert (ide["user_initiated_interaction_count"], ide["feature"], ide["chat_panel_edit_mode"]) == (5, None, None)
+    cli = rows[("alice", "cli")]
+    assert (cli["session_count"], cli["request_count"], cli["prompt_count"], cli["cli_version"]) == (2, 2, 1, "1.0.8")
+    assert (cli["output_tokens_sum"], cli["avg_tokens_per_request"]) == (None, None)
+    assert rows[("bob", "total")]["used_agent"] is True and rows[("bob", "total")]["used_chat"] is None
+    assert {r["bucket_date"] for r in rows.values()} == {day} and {r["scope"] for r in rows.values()} == {"user"}
+    assert {r["report_md5"] for r in rows.values()} == {"md5"} and {r["extra_fields"] for r in rows.values()} == {None}
+    # the key: md5 of day, scope, login, breakdown and the six dimensions, joined by the unit separator
+    assert ide["row_key"] == hashlib.md5("\x1f".join(["2026-04-01", "user", "alice", "ide", "vscode", "", "", "",
+                                                       "", ""]).encode()).hexdigest()
+
+
+def test_floats_read_column_wise_are_rounded_as_record_by_record():
+    lines = [json.loads(line) for line in USERS_FILE.splitlines()]
+    lines[0]["totals_by_cli"]["token_usage"] = {"prompt_tokens_sum": 10, "avg_tokens_per_request": 0.1234567890123456}
+    lines[1]["pull_requests"] = {"total_created": 3, "median_minutes_to_merge": 2}
+    table = users_report_table([ndjson(lines)], dt.date(2026, 4, 1), "md5", RowKeys(), set())
+    rows = {(r["user_login"], r["breakdown"]): r for r in table.to_pylist()}
+    assert (rows[("alice", "cli")]["avg_tokens_per_request"], rows[("alice", "cli")]["prompt_tokens_sum"]) == (
+        0.123456789012, 10)  # to MONEY's 12 places
+    bob = rows[("bob", "total")]
+    assert (bob["pull_requests_total_created"], bob["pull_requests_median_minutes_to_merge"]) == (3, 2.0)
+    assert rows[("alice", "total")]["pull_requests_total_created"] is None
+
+
+def edit_lines(change):
+    def edited():
+        lines = [json.loads(line) for line in USERS_FILE.splitlines()]
+        change(lines)
+        return ndjson(lines)
+    return edited
+
+
+ALICE_SEEN = {("user", "alice")}
+STEP_ASIDE = {  # what makes the column-wise reading step aside: (files, users already seen that day)
+    "a count sent as a string": (edit_lines(lambda r: r[0].update(chat_panel_edit_mode="2")), set()),
+    "a count sent as 2.0": (edit_lines(lambda r: r[0].update(chat_panel_edit_mode=2.0)), set()),
+    "a flag sent as a string": (edit_lines(lambda r: r[1].update(used_agent="true")), set()),
+    "a field not modelled": (edit_lines(lambda r: r[1].update(used_copilot_spaces=True)), set()),
+    "a field not modelled, null": (edit_lines(lambda r: r[1].update(used_copilot_spaces=None)), set()),
+    "an item field not modelled": (edit_lines(lambda r: r[0]["totals_by_ide"][0].update(minutes=3)), set()),
+    "a token_usage field not modelled": (edit_lines(lambda r: r[0]["totals_by_cli"].update(
+        token_usage={"cached_tokens_sum": 1})), set()),
+    "a negative count": (edit_lines(lambda r: r[0]["totals_by_ide"][0].update(
+        user_initiated_interaction_count=-1)), set()),
+    "a user listed twice": (edit_lines(lambda r: r.append({**r[0], "user_login": "ALICE "})), set()),
+    "a user listed in an earlier file": (lambda: USERS_FILE.encode(), ALICE_SEEN),
+    "an item listed twice": (edit_lines(lambda r: r[0]["totals_by_ide"].append(r[0]["totals_by_ide"][0])), set()),
+    "an item that is not an object": (edit_lines(lambda r: r[0]["totals_by_ide"].append(None)), set()),
+    "a record for another day": (edit_lines(lambda r: r[1].update(day="2026-03-31")), set()),
+    "a record without a login": (edit_lines(lambda r: r[1].pop("user_login")), set()),
+    "a blank login": (edit_lines(lambda r: r[1].update(user_login="  ")), set()),
+    "two objects on one line": (lambda: USERS_FILE.replace("}\n{", "}{").encode(), set()),
+    "a JSON array": (lambda: json.dumps([json.loads(line) for line in USERS_FILE.splitlines()]).encode(), set()),
+    # JSON allows U+2028 unescaped in a string; Python's splitlines() breaks a line at it
+    "a line separator inside a value": (lambda: USERS_FILE.replace('"bob"', '"bo\u2028b"').encode(), set()),
+    "a byte order mark": (lambda: b"\xef\xbb\xbf" + USERS_FILE.encode(), set()),
+    "a broken gzip file": (lambda: gzip.compress(USERS_FILE.encode())[:-8], set()),
+    "not UTF-8": (lambda: USERS_FILE.replace("bob", "b\xf6b").encode("latin-1"), set()),
+    "no records": (lambda: b"\n\n", set()),
+}
+
+
+@pytest.mark.parametrize("case", STEP_ASIDE)
+def test_the_column_wise_reading_steps_aside_from_what_it_would_read_otherwise_and_claims_nothing(case):
+    make, seen_before = STEP_ASIDE[case]
+    keys, seen = RowKeys(), set(seen_before)
+    assert users_report_table([make()], dt.date(2026, 4, 1), "md5", keys, seen) is None
+    assert keys._seen == set() and seen == seen_before  # record by record starts from the same state
