@@ -887,6 +887,7 @@ STEP_ASIDE = {  # what makes the column-wise reading step aside: (files, users a
     "an item listed twice": (edit_lines(lambda r: r[0]["totals_by_ide"].append(r[0]["totals_by_ide"][0])), set()),
     "an item that is not an object": (edit_lines(lambda r: r[0]["totals_by_ide"].append(None)), set()),
     "a record for another day": (edit_lines(lambda r: r[1].update(day="2026-03-31")), set()),
+    "a record without a day": (edit_lines(lambda r: r[1].pop("day")), set()),
     "a record without a login": (edit_lines(lambda r: r[1].pop("user_login")), set()),
     "a blank login": (edit_lines(lambda r: r[1].update(user_login="  ")), set()),
     "two objects on one line": (lambda: USERS_FILE.replace("}\n{", "}{").encode(), set()),
