@@ -220,6 +220,16 @@ def main() -> None:
         return columnar_cursor_events(cursor_team(demo_world()), first.isoformat(), stop.isoformat(), args.rate_scale,
                                       empty_spend=events_only)
 
+    def parts(provider: str, name: str, source) -> list[tuple[str, str, object]]:
+        """(results key suffix, label, source) of each ingestion measured apart: Copilot's usage-metrics report
+        files (most of its rows, read in bulk) apart from its API calls (seats, and premium requests asked per seat
+        holder and day: thousands of small answers a day at L)."""
+        if provider != "copilot":
+            return [("", name, source)]
+        return [("_reports", f"{name} usage-metrics report files", source.with_resources("usage_metrics")),
+                ("_api", f"{name} seats, premium requests, billing usage (API)",
+                 source.with_resources("seats", "premium_requests", "billing_usage"))]
+
     events_label = f"cursor per-request events (numpy -> Arrow -> dlt, rate x{args.rate_scale:g})"
     cursor_api_label = "cursor members, daily usage, spend (API)"
     if events_only:
@@ -237,16 +247,18 @@ def main() -> None:
             print(f"  ingest {provider}: not measured (empty tables only)", flush=True)
             continue
         name = cursor_api_label if provider == "cursor" and args.events == "columnar" else provider
-        measure(f"ingest_{provider}_sample", provider, dataset, source, "focus_files (the demo's whole export)"
-                if provider == "focus_files" else f"{name}, last {args.sample_days} days only")
+        for part, label, one in parts(provider, name, source):
+            measure(f"ingest_{provider}{part}_sample", provider, dataset, one, "focus_files (the demo's whole export)"
+                    if provider == "focus_files" else f"{label}, last {args.sample_days} days only")
     daily_providers = tuple(p for p in PROVIDERS if p[0] in measured or (
         sample and not (p[0] == "cursor" and events_only)))
     for provider, make, dataset in [p for p in PROVIDERS if p[0] in measured]:
         source, events = sources(provider, make, start, end, 0)
         if events is not None:
             measure("ingest_cursor_events_columnar", "cursor", "raw_cursor", events, events_label)
-        measure(f"ingest_{provider}", provider, dataset, source,
-                cursor_api_label if provider == "cursor" and args.events == "columnar" else provider)
+        for part, label, one in parts(provider, cursor_api_label if provider == "cursor" and args.events == "columnar"
+                                      else provider, source):
+            measure(f"ingest_{provider}{part}", provider, dataset, one, label)
 
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
