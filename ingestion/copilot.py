@@ -413,12 +413,9 @@ def report_rows(record: Any, scope: str, day: dt.date, where: str, issues: Issue
     return rows
 
 
-# The users report, read column-wise. A day's users file at 10,000 developers is ~6,000 records and ~150,000 rows;
-# reading it a record at a time (`report_rows`) costs ~4 s of Python, most of a year's backfill. Arrow's JSON reader
-# parses the NDJSON against the schema the report is documented to have; the rows are then cut from its columns.
-# Anything that reader would not read exactly as `report_rows` does (a number sent as a string, a field we do not
-# know, a repeated user or item, a negative count, a record for another day, a line that is not one object) makes
-# it step aside: the file is read record by record, which keeps, quarantines or refuses it as before.
+# The users report read column-wise (see "Speed" above). The record schema holds every field `report_rows` knows (and
+# the version objects' `sampled_at`, which it reads past) and nothing else: a field it would keep in extra_fields
+# changes the schema Arrow reads, and the day is read record by record.
 _ITEM_COUNTS = [(name, pa.int64()) for name in (*METRIC_COUNTS, *SESSION_COUNTS)]
 
 
