@@ -52,6 +52,7 @@ import hashlib
 import io
 import json
 import time
+import zlib
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping, Optional
 from urllib.parse import urlparse
@@ -483,28 +484,30 @@ def users_report_table(files: list[bytes], day: dt.date, report_md5: Optional[st
 
 def _users_report_table(files: list[bytes], day: dt.date, report_md5: Optional[str], keys: RowKeys,
                         seen_records: set[tuple[str, str]]) -> pa.Table:
-    contents = []
+    contents, lines = [], 0
     for content in files:
         if content[:2] == b"\x1f\x8b":
             try:
                 content = gzip.decompress(content)
-            except (OSError, EOFError):
+            except (OSError, EOFError, zlib.error):
                 raise _StepAside("a broken gzip file") from None
         if content.startswith(b"\xef\xbb\xbf"):
             raise _StepAside("a byte order mark")
+        if any(b in content for b in _OTHER_LINE_BREAKS):
+            raise _StepAside("a line break other than \\n")
+        try:
+            content.decode("utf-8")  # file by file: a day's files at once would hold their text twice over
+        except UnicodeDecodeError:
+            raise _StepAside("a file that is not UTF-8") from None
+        lines += sum(1 for line in content.split(b"\n") if line.strip())
         contents.append(content if content.endswith(b"\n") else content + b"\n")
-    content = b"".join(contents)
-    if any(b in content for b in _OTHER_LINE_BREAKS):
-        raise _StepAside("a line break other than \\n")
-    lines = sum(1 for line in content.split(b"\n") if line.strip())
     if not lines:
         raise _StepAside("no records")
     try:
-        content.decode("utf-8")
         records = pa_json.read_json(
-            io.BytesIO(content), read_options=pa_json.ReadOptions(block_size=4 << 20),
+            io.BytesIO(b"".join(contents)), read_options=pa_json.ReadOptions(block_size=4 << 20),
             parse_options=pa_json.ParseOptions(explicit_schema=USER_RECORD_SCHEMA, unexpected_field_behavior="infer"))
-    except (UnicodeDecodeError, pa.ArrowException) as exc:
+    except pa.ArrowException as exc:
         raise _StepAside(str(exc).splitlines()[0][:200]) from None
     if records.num_rows != lines:
         raise _StepAside("a line that is not one JSON object")
@@ -681,7 +684,7 @@ def parse_report_file(content: bytes, where: str) -> list[Mapping[str, Any]]:
     if content[:2] == b"\x1f\x8b":
         try:
             content = gzip.decompress(content)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise MalformedResponseError(f"{where}: a broken gzip file ({exc}); nothing from this run was loaded") \
                 from None
     try:

@@ -29,7 +29,7 @@ from ingestion._common import Issues, RowKeys, to_table
 from ingestion.demo.copilot import DemoCopilotOrg
 from ingestion.demo.copilot_server import USERS_PER_FILE, CopilotDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
-from ingestion.http import make_session
+from ingestion.http import MalformedResponseError, make_session
 from tests.conftest import TODAY, query, recorded_provider, table_exists
 
 URL = "https://copilot.test"
@@ -870,6 +870,17 @@ def edit_lines(change):
     return edited
 
 
+def corrupted_gzip(content: bytes) -> bytes:
+    """A gzip file whose compressed bytes are damaged past its header: zlib's own error, not an OSError."""
+    packed = gzip.compress(content)
+    return packed[:20] + bytes(b ^ 0xFF for b in packed[20:40]) + packed[40:]
+
+
+def test_a_corrupted_gzip_file_fails_clearly():
+    with pytest.raises(MalformedResponseError, match="users file: a broken gzip file"):
+        parse_report_file(corrupted_gzip(USERS_FILE.encode()), "users file")
+
+
 ALICE_SEEN = {("user", "alice")}
 STEP_ASIDE = {  # what makes the column-wise reading step aside: (files, users already seen that day)
     "a count sent as a string": (edit_lines(lambda r: r[0].update(chat_panel_edit_mode="2")), set()),
@@ -896,6 +907,7 @@ STEP_ASIDE = {  # what makes the column-wise reading step aside: (files, users a
     "a line separator inside a value": (lambda: USERS_FILE.replace('"bob"', '"bo\u2028b"').encode(), set()),
     "a byte order mark": (lambda: b"\xef\xbb\xbf" + USERS_FILE.encode(), set()),
     "a broken gzip file": (lambda: gzip.compress(USERS_FILE.encode())[:-8], set()),
+    "a corrupted gzip file": (lambda: corrupted_gzip(USERS_FILE.encode()), set()),
     "not UTF-8": (lambda: USERS_FILE.replace("bob", "b\xf6b").encode("latin-1"), set()),
     "no records": (lambda: b"\n\n", set()),
 }
