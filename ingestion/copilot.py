@@ -442,7 +442,8 @@ USER_RECORD_SCHEMA = pa.schema([
     *[(name, pa.bool_()) for name in USED_FLAGS],
     ("pull_requests", pa.struct([*((k, pa.int64()) for k in PULL_REQUEST_COUNTS),
                                  *((k, pa.float64()) for k in PULL_REQUEST_MEDIANS)])),
-    *[(key, _items(dims, *(IDE_VERSIONS if key == "totals_by_ide" else ()))) for key, (_, dims) in LIST_BREAKDOWNS.items()],
+    *[(key, _items(dims, *(IDE_VERSIONS if key == "totals_by_ide" else ())))
+      for key, (_, dims) in LIST_BREAKDOWNS.items()],
     ("totals_by_cli", pa.struct([*((n, pa.int64()) for n in SESSION_COUNTS),
                                  ("token_usage", pa.struct([*((n, pa.int64()) for n in TOKEN_SUMS),
                                                             ("avg_tokens_per_request", pa.float64())])),
