@@ -168,7 +168,6 @@ USAGE_METRICS_SCHEMA = bucket_schema(
 )
 RECORD_KNOWN = {"day", "organization_id", "enterprise_id", "user_id", "user_login", "totals_by_cli", "pull_requests",
                 *METRIC_COUNTS, *CHAT_MODES, *ACTIVE_USERS, *USED_FLAGS, *LIST_BREAKDOWNS}
-IDE_NESTED = {"last_known_plugin_version", "last_known_ide_version"}
 CLI_KNOWN = {*SESSION_COUNTS, "token_usage", "last_known_cli_version"}
 
 PREMIUM_QUANTITIES = ("gross_quantity", "discount_quantity", "net_quantity")
@@ -430,6 +429,7 @@ def _sampled(*fields: str) -> pa.DataType:
 
 IDE_VERSIONS = (("last_known_plugin_version", _sampled("plugin", "plugin_version")),
                 ("last_known_ide_version", _sampled("ide_version")))
+IDE_NESTED = {name for name, _ in IDE_VERSIONS}  # the ide items' version objects (report_rows reads them too)
 
 
 USER_RECORD_SCHEMA = pa.schema([
@@ -487,11 +487,10 @@ def _users_report_table(files: list[bytes], day: dt.date, report_md5: Optional[s
                         seen_records: set[tuple[str, str]]) -> pa.Table:
     contents, lines = [], 0
     for content in files:
-        if content[:2] == b"\x1f\x8b":
-            try:
-                content = gzip.decompress(content)
-            except (OSError, EOFError, zlib.error):
-                raise _StepAside("a broken gzip file") from None
+        try:
+            content = unpacked(content, "users file")
+        except MalformedResponseError:
+            raise _StepAside("a broken gzip file") from None
         if content.startswith(b"\xef\xbb\xbf"):
             raise _StepAside("a byte order mark")
         if any(b in content for b in _OTHER_LINE_BREAKS):
@@ -679,15 +678,21 @@ def billing_usage_rows(body: Mapping[str, Any], day: dt.date, where: str, issues
     return rows
 
 
+def unpacked(content: bytes, where: str) -> bytes:
+    """A report file's bytes, gunzipped if they are gzip (whatever the link's name says)."""
+    if content[:2] != b"\x1f\x8b":
+        return content
+    try:
+        return gzip.decompress(content)
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a stream damaged past its header
+        raise MalformedResponseError(f"{where}: a broken gzip file ({exc}); nothing from this run was loaded") \
+            from None
+
+
 def parse_report_file(content: bytes, where: str) -> list[Mapping[str, Any]]:
     """A downloaded report as its records: one JSON object (the organization report), a JSON array of objects, or
     NDJSON (the users report), whatever the link's name says; gzip is unpacked. Anything else fails clearly."""
-    if content[:2] == b"\x1f\x8b":
-        try:
-            content = gzip.decompress(content)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MalformedResponseError(f"{where}: a broken gzip file ({exc}); nothing from this run was loaded") \
-                from None
+    content = unpacked(content, where)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
