@@ -20,8 +20,11 @@ Files are listed with dlt's `filesystem` resource and filtered by a dlt incremen
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import os
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -43,6 +46,26 @@ MTIME_SLACK = dt.timedelta(days=1)  # clocks of the writer and of the store may 
 
 # the quarantine of a file source: the shared columns plus the file the record came from
 FILE_QUARANTINE_SCHEMA = pa.schema([*QUARANTINE_SCHEMA, pa.field("source_file", pa.string(), nullable=False)])
+# what reading a `.gz` file raises when it is cut short (EOFError), damaged past its header (zlib.error: not an
+# OSError) or not gzip at all (BadGzipFile)
+BROKEN_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class UnreadableFileError(ValueError):
+    """A file that cannot be read to its end. The run fails naming it rather than quarantining it: the rows read
+    before the damage would otherwise load as if they were the whole file."""
+
+
+@contextmanager
+def failing_unreadable(section: str, file_url: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Wraps the reading of one file: a broken gzip stream, or any of `errors` (a parser's own), fails the run with
+    a message naming the source and the file, instead of a bare decompressor or parser error."""
+    try:
+        yield
+    except (*BROKEN_GZIP, *errors) as exc:
+        raise UnreadableFileError(
+            f"{section}: {file_url} cannot be read ({type(exc).__name__}: {exc}); nothing from this run was "
+            "loaded; replace or remove the file") from exc
 
 
 def key(*parts: Any) -> str:

@@ -23,7 +23,8 @@ Everything else (prompts, tool results, metrics exports) is read past and counte
 `timeUnixNano` (nanoseconds, a string), else the `event.timestamp` attribute. A timestamp in seconds, milliseconds
 or microseconds is repaired and recorded as normalized. Refused into `agent_requests_quarantine`, with the reason:
 lines that are not JSON or not an OTLP export, records without a timestamp, counts that are not numbers, negative
-tokens, durations or cost. Unknown models are kept as they are.
+tokens, durations or cost. Unknown models are kept as they are. A gzipped file that cannot be read to its end (cut
+short, damaged, not gzip) fails the run naming the file, and nothing is loaded.
 
 Speed: files are read in blocks of lines. A block that is regular OTLP JSON (what a collector writes) is parsed by
 Arrow's JSON reader and turned into rows column by column; anything irregular in a block (a line that is not JSON,
@@ -73,7 +74,8 @@ from ingestion._common import (
     DEFAULT_HISTORY_DAYS, MONEY, SCHEMA_CONTRACT, TIMESTAMP, SourceWindow, as_date, loaded_rows, today_utc,
 )
 from ingestion._files import (
-    FILE_QUARANTINE_SCHEMA, UTC, file_day, file_listing, key, modification_cursor, quarantine_hints,
+    FILE_QUARANTINE_SCHEMA, UTC, failing_unreadable, file_day, file_listing, key, modification_cursor,
+    quarantine_hints,
 )
 
 SECTION = "agent_telemetry"
@@ -1084,7 +1086,7 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
                 logger.info(f"{SECTION}: {item['file_url']}: loaded in full before and unchanged; not read again")
                 continue
             reader = TelemetryFile(item["file_url"], bounds, file_day(item), batch_rows)
-            with item.open("rb") as handle:
+            with failing_unreadable(SECTION, item["file_url"]), item.open("rb") as handle:
                 yield from reader.read(handle)
             issues = reader.issue_rows()
             if issues:

@@ -18,7 +18,9 @@ timestamp), with a BilledCost that is empty or not a number, with another cost o
 or billed in another currency than USD (the warehouse adds dollars; no exchange rate is applied). A file without a
 ChargePeriodStart or BilledCost column is not a FOCUS export: it is quarantined as one record. A Tags (or
 SkuPriceDetails) value that is not a JSON object is kept in `extra_fields` (row loaded, `tags` null) and counted as
-normalized.
+normalized. A file that cannot be read to its end (broken gzip, a CSV row with more fields than the header, text
+that is not UTF-8, a Parquet file without its footer) fails the run naming the file, and nothing is loaded: its rows
+before the damage would pass for the whole export.
 
 Idempotency: an export file is the provider's statement of those charges, and providers rewrite it (a month's file
 grows daily; a restatement can remove rows). The table is merged with `source_file` as merge key (`delete-insert`):
@@ -49,7 +51,9 @@ from fsspec import AbstractFileSystem
 
 from ingestion import settings
 from ingestion._common import MONEY, SCHEMA_CONTRACT, TIMESTAMP, SourceWindow, parse_timestamp
-from ingestion._files import FILE_QUARANTINE_SCHEMA, file_day, file_listing, key, modification_cursor, quarantine_hints
+from ingestion._files import (
+    FILE_QUARANTINE_SCHEMA, failing_unreadable, file_day, file_listing, key, modification_cursor, quarantine_hints,
+)
 from ingestion.http import MalformedResponseError
 
 SECTION = "focus_files"
@@ -426,13 +430,22 @@ def read_focus_file(item: Any) -> tuple[FocusFile, Iterator[pa.Table]]:
         with item.open("rb") as handle:
             batches = parquet_batches(handle) if parquet else csv_batches(handle)
             first = True
-            for batch in batches:
+            for batch in parsed(batches):
                 if first and not focus.check_header(batch.column_names):
                     return
                 first = False
                 table = focus.normalize(batch)
                 if table.num_rows:
                     yield table
+
+    def parsed(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        # only the reading is wrapped: an error while normalizing a batch is ours, not the file's
+        while True:
+            with failing_unreadable(SECTION, item["file_url"], pa.ArrowException, UnicodeDecodeError):
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
 
     return focus, tables()
 

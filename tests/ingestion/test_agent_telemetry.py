@@ -380,6 +380,35 @@ def test_bad_lines_and_records_are_quarantined_with_reasons(tmp_path, pipeline):
     assert len(quarantine(pipe)) == 9
 
 
+def damaged(data: bytes) -> bytes:
+    """gzip bytes with 40 bytes of the deflate stream flipped: zlib fails on them, or the CRC check at the end."""
+    return data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:]
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (damaged, "(error: "),  # zlib's own error, which is not an OSError
+    (lambda data: data[:-30], "(EOFError: Compressed file ended before the end-of-stream marker was reached)"),
+    (gzip.decompress, "(BadGzipFile: Not a gzipped file"),  # plain text under a .gz name
+])
+def test_a_broken_gzip_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, pipeline, breakage, expected):
+    folder = tmp_path / "otel"
+    records = [claude_record(DAY_START_NS + i * 10**9, **{"event.sequence": i}) for i in range(200)]
+    others = [claude_record(DAY_START_NS + 7_200 * 10**9 + i, **{"event.sequence": 1_000 + i}) for i in range(3)]
+    write(folder / "a-good.jsonl", [logs_line(others)])
+    broken = write(folder / "b-broken.jsonl.gz", [logs_line(records[i:i + 5]) for i in range(0, 200, 5)])
+    broken.write_bytes(breakage(broken.read_bytes()))
+    with pytest.raises(Exception) as raised:
+        run(pipeline, folder)
+    message = str(raised.value)
+    assert f"agent_telemetry: {broken.as_uri()} cannot be read {expected}" in message, message
+    assert "nothing from this run was loaded" in message
+    pipe = pipeline("agent_telemetry", "raw_agent_telemetry")
+    assert not table_exists(pipe, "agent_requests")  # not even the good file's rows, nor the broken one's first
+    write(folder / "b-broken.jsonl.gz", [logs_line(records[i:i + 5]) for i in range(0, 200, 5)])  # replaced
+    run(pipeline, folder)
+    assert query(pipe, "select count(*), sum(input_tokens) from agent_requests")[0] == (203, 10 * 203)
+
+
 def test_timestamps_in_milliseconds_are_repaired_and_noted(tmp_path, pipeline):
     ms = DAY_START_NS // 10**6 + 1234
     write(tmp_path / "otel" / "a.jsonl", [logs_line([claude_record(ms), claude_record(ms + 1)])])

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ingestion import settings
 from ingestion.demo.telemetry import DemoCloudBill
@@ -212,6 +213,55 @@ def test_rows_without_a_start_or_a_number_are_quarantined(tmp_path, pipeline):
     assert json.loads(records["BilledCost is not a number: 'three dollars'"])["BilledCost"] == "three dollars"
     pipe = run(pipeline, tmp_path / "exports")
     assert len(quarantine(pipe)) == 8
+
+
+def gzip_damaged(data: bytes) -> bytes:
+    """gzip bytes with 40 bytes of the deflate stream flipped."""
+    return data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:]
+
+
+def ragged(data: bytes) -> bytes:
+    return data + b"1,2,3\n"  # a row with more fields than the header names
+
+
+def not_utf8(data: bytes) -> bytes:
+    return data + ",".join(["Caf\xe9"] * len(HEADER)).encode("latin-1") + b"\n"
+
+
+def parquet_cut(data: bytes) -> bytes:
+    return data[:-40]  # the footer gone: an upload cut short
+
+
+@pytest.mark.parametrize("name, breakage, expected", [
+    ("b.csv.gz", gzip_damaged, "(error: Error -3 while decompressing data"),  # zlib's own error
+    ("b.csv.gz", lambda data: data[:-30], "(EOFError: Compressed file ended before the end-of-stream marker"),
+    ("b.csv.gz", gzip.decompress, "(BadGzipFile: Not a gzipped file"),
+    ("b.csv", ragged, "(ArrowInvalid: CSV parse error: Expected 17 columns, got 3: 1,2,3)"),
+    ("b.csv", not_utf8, "(ArrowInvalid: In CSV column #0: CSV conversion error to string: invalid UTF8 data)"),
+    ("b.parquet", parquet_cut, "(ArrowInvalid: Parquet magic bytes not found in footer."),
+])
+def test_an_unreadable_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, pipeline, name, breakage,
+                                                                      expected):
+    folder = tmp_path / "exports"
+    write_csv(folder / "a-good.csv", [focus_row("2026-11-10", "1.25")])
+    rows = [focus_row("2026-11-10", f"{i}.50", ResourceId=f"r{i}") for i in range(300)]  # 0..299 sum to 44,850, plus 300 x 0.50
+    broken = folder / name
+    if name.endswith(".parquet"):
+        pq.write_table(pa.Table.from_pylist(rows), broken)
+    else:
+        write_csv(broken, rows, header=HEADER)
+    whole = broken.read_bytes()
+    broken.write_bytes(breakage(whole))
+    with pytest.raises(Exception) as raised:
+        run(pipeline, folder)
+    message = str(raised.value)
+    assert f"focus_files: {broken.as_uri()} cannot be read {expected}" in message, message
+    assert "nothing from this run was loaded" in message
+    pipe = pipeline("focus_files", "raw_focus_files")
+    assert not table_exists(pipe, "focus_costs")  # not the good file's row, nor the broken file's first rows
+    broken.write_bytes(whole)  # the export is written again, whole
+    run(pipeline, folder)
+    assert query(pipe, "select count(*), sum(billed_cost) from focus_costs")[0] == (301, Decimal("45001.25"))  # + 1.25
 
 
 # ------------------------------------------------------------------------------------------------- demo and modes
