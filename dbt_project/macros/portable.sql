@@ -39,14 +39,28 @@
     only where measured faster (docs/warehouses.md lists the models and their timings). -#}
 {% macro duckdb__cte_inlined() -%}{{ return('not materialized') }}{%- endmacro %}
 
-{#- A stable hash key over several columns (nulls and empty strings kept apart; no NUL byte: Postgres refuses it). -#}
+{#- A stable hash key over several columns: the hash of the columns as text joined by '|', '<null>' for a null (nulls
+    and empty strings kept apart; no NUL byte: Postgres refuses it). -#}
 {% macro surrogate_key(columns) -%}
     {%- set parts = [] -%}
     {%- for col in columns -%}
         {%- do parts.append("coalesce(cast(" ~ col ~ " as " ~ dbt.type_string() ~ "), '<null>')") -%}
-        {%- if not loop.last %}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
-    {{ dbt.hash(dbt.concat(parts)) }}
+    {{ return(adapter.dispatch('surrogate_key')(parts)) }}
+{%- endmacro %}
+{% macro default__surrogate_key(parts) -%}
+    {%- set separated = [] -%}
+    {%- for part in parts -%}
+        {%- do separated.append(part) -%}
+        {%- if not loop.last %}{%- do separated.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(dbt.hash(dbt.concat(separated))) }}
+{%- endmacro %}
+{#- DuckDB: the same text, joined in one concat_ws instead of a chain of ||, each of which builds a string of its own
+    (half the key's cost: docs/performance.md). The parts are never null, so concat_ws skips nothing. -#}
+{% macro duckdb__surrogate_key(parts) -%}
+    {%- if parts | length == 1 -%}{{ return(dbt.hash(parts[0])) }}{%- endif -%}
+    {{ return(dbt.hash("concat_ws('|', " ~ parts | join(", ") ~ ")")) }}
 {%- endmacro %}
 
 {#- Incremental facts replace their whole window: delete it first, then append the rebuilt rows. A day that a
