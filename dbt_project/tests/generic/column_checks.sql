@@ -7,8 +7,12 @@
     pass, values compared as strings, as dbt's accepted_values does). Fails with one row per failing check
     (column_name, failure, failing_rows); the failure count is the failing rows summed over the checks. A column name
     that is not all lower case is quoted (FOCUS's case-sensitive names, `quote: true` in their yml); others stay bare,
-    as dbt writes them. -#}
-{% test column_checks(model, not_null=[], not_negative=[], accepted_values={}) %}
+    as dbt writes them.
+    read_once: true counts every check in one pass instead. For a view whose checked columns come out of joins,
+    each filtered count would run the joins again (int_usage_attributed at 10,000 developers: 19.4 s -> 2.4 s).
+    Measured per view, not a default: where the filters reach a table's columns through the view, the filtered
+    counts skip row groups and one pass is slower (stg_cursor__usage_events: 13.9 s against 29.4 s). -#}
+{% test column_checks(model, not_null=[], not_negative=[], accepted_values={}, read_once=false) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 {#- (column, failure, the test of its value) -#}
 {%- set checks = [] -%}
@@ -22,6 +26,26 @@
 {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": give not_null, not_negative and/or accepted_values") }}
 {%- endif %}
+{%- if read_once %}
+with counted as (
+    select
+        {%- for column, failure, test in checks %}
+        sum(case when {{ adapter.quote(column) if column != column | lower else column }} {{ test }} then 1 else 0 end)
+            as failing_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+)
+select column_name, failure, failing_rows from (
+    {%- for column, failure, test in checks %}
+    select {{ dbt.string_literal(column) }} as column_name, {{ dbt.string_literal(failure) }} as failure,
+           failing_{{ loop.index }} as failing_rows
+    from counted
+    {%- if not loop.last %}
+    union all{% endif %}
+    {%- endfor %}
+) checked
+where failing_rows > 0
+{%- else %}
 select column_name, failure, failing_rows from (
     {%- for column, failure, test in checks %}
     select {{ dbt.string_literal(column) }} as column_name, {{ dbt.string_literal(failure) }} as failure,
@@ -33,4 +57,5 @@ select column_name, failure, failing_rows from (
     {%- endfor %}
 ) checked
 where failing_rows > 0
+{%- endif %}
 {% endtest %}
