@@ -26,11 +26,16 @@
 {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": give not_null, not_negative and/or accepted_values") }}
 {%- endif %}
+{#- each check's condition on a row -#}
+{%- set conditions = [] -%}
+{%- for column, failure, test in checks -%}
+    {%- do conditions.append((adapter.quote(column) if column != column | lower else column) ~ ' ' ~ test) -%}
+{%- endfor %}
 {%- if read_once %}
 with counted as (
     select
         {%- for column, failure, test in checks %}
-        sum(case when {{ adapter.quote(column) if column != column | lower else column }} {{ test }} then 1 else 0 end)
+        sum(case when {{ conditions[loop.index0] }} then 1 else 0 end)
             as failing_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ model }}
@@ -51,7 +56,7 @@ select column_name, failure, failing_rows from (
     select {{ dbt.string_literal(column) }} as column_name, {{ dbt.string_literal(failure) }} as failure,
            count(*) as failing_rows
     from {{ model }}
-    where {{ adapter.quote(column) if column != column | lower else column }} {{ test }}
+    where {{ conditions[loop.index0] }}
     {%- if not loop.last %}
     union all{% endif %}
     {%- endfor %}
