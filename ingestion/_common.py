@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
@@ -18,6 +20,9 @@ from ingestion.http import Endpoint, MalformedResponseError, iter_pages
 
 UTC = dt.timezone.utc
 DEFAULT_HISTORY_DAYS = 90
+# what unpacking gzip raises when the data is cut short (EOFError), damaged past its header (zlib.error: not an
+# OSError) or not gzip at all (BadGzipFile)
+BROKEN_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def as_date(value: Any) -> Optional[dt.date]:

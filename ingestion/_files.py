@@ -20,10 +20,8 @@ Files are listed with dlt's `filesystem` resource and filtered by a dlt incremen
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import os
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -37,7 +35,7 @@ from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 from fsspec import AbstractFileSystem
 
 from ingestion import settings
-from ingestion._common import QUARANTINE_SCHEMA, TIMESTAMP, SourceWindow, as_date
+from ingestion._common import BROKEN_GZIP, QUARANTINE_SCHEMA, TIMESTAMP, SourceWindow, as_date
 
 UTC = dt.timezone.utc
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +44,6 @@ MTIME_SLACK = dt.timedelta(days=1)  # clocks of the writer and of the store may 
 
 # the quarantine of a file source: the shared columns plus the file the record came from
 FILE_QUARANTINE_SCHEMA = pa.schema([*QUARANTINE_SCHEMA, pa.field("source_file", pa.string(), nullable=False)])
-# what reading a `.gz` file raises when it is cut short (EOFError), damaged past its header (zlib.error: not an
-# OSError) or not gzip at all (BadGzipFile)
-BROKEN_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class UnreadableFileError(ValueError):

@@ -52,7 +52,6 @@ import hashlib
 import io
 import json
 import time
-import zlib
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping, Optional
 from urllib.parse import urlparse
@@ -68,7 +67,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator, HeaderLink
 
 from ingestion import _common, settings
 from ingestion._common import (
-    MERGE_BY_DAY, MONEY, QUARANTINE_SCHEMA, SCHEMA_CONTRACT, TIMESTAMP,
+    BROKEN_GZIP, MERGE_BY_DAY, MONEY, QUARANTINE_SCHEMA, SCHEMA_CONTRACT, TIMESTAMP,
     Issues, RowKeys, SourceWindow, accept, as_date, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
     int_field, loaded_rows, parse_timestamp, str_field, to_table,
 )
@@ -684,7 +683,7 @@ def unpacked(content: bytes, where: str) -> bytes:
         return content
     try:
         return gzip.decompress(content)
-    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a stream damaged past its header
+    except BROKEN_GZIP as exc:
         raise MalformedResponseError(f"{where}: a broken gzip file ({exc}); nothing from this run was loaded") \
             from None
 

@@ -218,6 +218,12 @@ def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
         return [tuple(r) for r in client.execute_sql(sql)]
 
 
+def damaged_gzip(packed: bytes) -> bytes:
+    """gzip bytes with 40 bytes of the deflate stream past the header flipped: reading them fails in zlib itself
+    (`zlib.error`, which is not an OSError), not at the header."""
+    return packed[:20] + bytes(b ^ 0x55 for b in packed[20:60]) + packed[60:]
+
+
 def table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
     with pipeline.sql_client() as client:
         rows = client.execute_sql(

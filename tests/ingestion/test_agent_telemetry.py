@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ingestion.agent_telemetry import Refused, TelemetryFile, agent_telemetry_source, count, money, unix_nanos
 from ingestion.demo.telemetry import DemoTelemetry
-from tests.conftest import query, table_exists
+from tests.conftest import damaged_gzip, query, table_exists
 
 DAY = dt.date(2026, 11, 10)
 DAY_NS = 86_400 * 10**9
@@ -380,13 +380,8 @@ def test_bad_lines_and_records_are_quarantined_with_reasons(tmp_path, pipeline):
     assert len(quarantine(pipe)) == 9
 
 
-def damaged(data: bytes) -> bytes:
-    """gzip bytes with 40 bytes of the deflate stream flipped: zlib fails on them, or the CRC check at the end."""
-    return data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:]
-
-
 @pytest.mark.parametrize("breakage, expected", [
-    (damaged, "(error: "),  # zlib's own error, which is not an OSError
+    (damaged_gzip, "(error: Error -3 while decompressing data"),  # zlib's own error
     (lambda data: data[:-30], "(EOFError: Compressed file ended before the end-of-stream marker was reached)"),
     (gzip.decompress, "(BadGzipFile: Not a gzipped file"),  # plain text under a .gz name
 ])
@@ -396,7 +391,8 @@ def test_a_broken_gzip_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, 
     others = [claude_record(DAY_START_NS + 7_200 * 10**9 + i, **{"event.sequence": 1_000 + i}) for i in range(3)]
     write(folder / "a-good.jsonl", [logs_line(others)])
     broken = write(folder / "b-broken.jsonl.gz", [logs_line(records[i:i + 5]) for i in range(0, 200, 5)])
-    broken.write_bytes(breakage(broken.read_bytes()))
+    whole = broken.read_bytes()
+    broken.write_bytes(breakage(whole))
     with pytest.raises(Exception) as raised:
         run(pipeline, folder)
     message = str(raised.value)
@@ -404,7 +400,7 @@ def test_a_broken_gzip_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, 
     assert "nothing from this run was loaded" in message
     pipe = pipeline("agent_telemetry", "raw_agent_telemetry")
     assert not table_exists(pipe, "agent_requests")  # not even the good file's rows, nor the broken one's first
-    write(folder / "b-broken.jsonl.gz", [logs_line(records[i:i + 5]) for i in range(0, 200, 5)])  # replaced
+    broken.write_bytes(whole)  # the file is written again, whole
     run(pipeline, folder)
     assert query(pipe, "select count(*), sum(input_tokens) from agent_requests")[0] == (203, 10 * 203)
 

@@ -30,7 +30,7 @@ from ingestion.demo.copilot import DemoCopilotOrg
 from ingestion.demo.copilot_server import USERS_PER_FILE, CopilotDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
 from ingestion.http import MalformedResponseError, make_session
-from tests.conftest import TODAY, query, recorded_provider, table_exists
+from tests.conftest import TODAY, damaged_gzip, query, recorded_provider, table_exists
 
 URL = "https://copilot.test"
 ORG = "northwind"
@@ -870,15 +870,9 @@ def edit_lines(change):
     return edited
 
 
-def corrupted_gzip(content: bytes) -> bytes:
-    """A gzip file whose compressed bytes are damaged past its header: zlib's own error, not an OSError."""
-    packed = gzip.compress(content)
-    return packed[:20] + bytes(b ^ 0xFF for b in packed[20:40]) + packed[40:]
-
-
 def test_a_corrupted_gzip_file_fails_clearly():
     with pytest.raises(MalformedResponseError, match="users file: a broken gzip file"):
-        parse_report_file(corrupted_gzip(USERS_FILE.encode()), "users file")
+        parse_report_file(damaged_gzip(gzip.compress(USERS_FILE.encode())), "users file")
 
 
 ALICE_SEEN = {("user", "alice")}
@@ -907,7 +901,7 @@ STEP_ASIDE = {  # what makes the column-wise reading step aside: (files, users a
     "a line separator inside a value": (lambda: USERS_FILE.replace('"bob"', '"bo\u2028b"').encode(), set()),
     "a byte order mark": (lambda: b"\xef\xbb\xbf" + USERS_FILE.encode(), set()),
     "a broken gzip file": (lambda: gzip.compress(USERS_FILE.encode())[:-8], set()),
-    "a corrupted gzip file": (lambda: corrupted_gzip(USERS_FILE.encode()), set()),
+    "a corrupted gzip file": (lambda: damaged_gzip(gzip.compress(USERS_FILE.encode())), set()),
     "not UTF-8": (lambda: USERS_FILE.replace("bob", "b\xf6b").encode("latin-1"), set()),
     "no records": (lambda: b"\n\n", set()),
 }

@@ -24,7 +24,7 @@ import pytest
 from ingestion import settings
 from ingestion.demo.telemetry import DemoCloudBill
 from ingestion.focus_files import focus_files_source, map_columns, to_decimals, to_timestamps
-from tests.conftest import query, table_exists
+from tests.conftest import damaged_gzip, query, table_exists
 
 UTC = dt.timezone.utc
 HEADER = ["BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart",
@@ -215,11 +215,6 @@ def test_rows_without_a_start_or_a_number_are_quarantined(tmp_path, pipeline):
     assert len(quarantine(pipe)) == 8
 
 
-def gzip_damaged(data: bytes) -> bytes:
-    """gzip bytes with 40 bytes of the deflate stream flipped."""
-    return data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:]
-
-
 def ragged(data: bytes) -> bytes:
     return data + b"1,2,3\n"  # a row with more fields than the header names
 
@@ -233,7 +228,7 @@ def parquet_cut(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("name, breakage, expected", [
-    ("b.csv.gz", gzip_damaged, "(error: Error -3 while decompressing data"),  # zlib's own error
+    ("b.csv.gz", damaged_gzip, "(error: Error -3 while decompressing data"),  # zlib's own error
     ("b.csv.gz", lambda data: data[:-30], "(EOFError: Compressed file ended before the end-of-stream marker"),
     ("b.csv.gz", gzip.decompress, "(BadGzipFile: Not a gzipped file"),
     ("b.csv", ragged, "(ArrowInvalid: CSV parse error: Expected 17 columns, got 3: 1,2,3)"),
@@ -244,7 +239,7 @@ def test_an_unreadable_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, 
                                                                       expected):
     folder = tmp_path / "exports"
     write_csv(folder / "a-good.csv", [focus_row("2026-11-10", "1.25")])
-    rows = [focus_row("2026-11-10", f"{i}.50", ResourceId=f"r{i}") for i in range(300)]  # 0..299 sum to 44,850, plus 300 x 0.50
+    rows = [focus_row("2026-11-10", f"{i}.50", ResourceId=f"r{i}") for i in range(300)]  # 44,850 + 300 x 0.50
     broken = folder / name
     if name.endswith(".parquet"):
         pq.write_table(pa.Table.from_pylist(rows), broken)
@@ -261,7 +256,8 @@ def test_an_unreadable_file_fails_the_run_naming_it_and_loads_nothing(tmp_path, 
     assert not table_exists(pipe, "focus_costs")  # not the good file's row, nor the broken file's first rows
     broken.write_bytes(whole)  # the export is written again, whole
     run(pipeline, folder)
-    assert query(pipe, "select count(*), sum(billed_cost) from focus_costs")[0] == (301, Decimal("45001.25"))  # + 1.25
+    # 300 rows summing to 45,000.00, and the good file's 1.25
+    assert query(pipe, "select count(*), sum(billed_cost) from focus_costs")[0] == (301, Decimal("45001.25"))
 
 
 # ------------------------------------------------------------------------------------------------- demo and modes
