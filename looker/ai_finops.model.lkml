@@ -270,7 +270,7 @@ explore: fct_feature_costs {
 explore: fct_focus_cost_and_usage {
   label: "FOCUS Cost And Usage"
   group_label: "AI FinOps"
-  description: "The AI ledger as FinOps FOCUS 1.2 cost-and-usage rows (one per fct_ai_usage_daily row), checked with the FinOps Foundation's focus-validator in the tests. ServiceCategory 'AI and Machine Learning', ChargeCategory 'Usage', one charge per day, one billing period per month, the project as sub-account, team/project/environment/use case/person as Tags, and x_ columns for token type, use case, model, model family and tier, service tier and team. Exported per day as Parquet and CSV by the focus_export asset."
+  description: "The AI ledger as FinOps FOCUS 1.2 cost-and-usage rows (one per fct_ai_usage_daily row), checked with the FinOps Foundation's focus-validator in the tests. ServiceCategory 'AI and Machine Learning', ChargeCategory 'Usage', one charge per day, one billing period per month, the project as sub-account, team/project/environment/use case/person as Tags, and x_ columns for token type, use case, model, model family and tier, service tier and team. Exported per day as Parquet and CSV by the focus_export asset. A view over the ledger (its rows put into FOCUS's columns), so it always matches fct_ai_usage_daily and a query computes only the columns it selects."
 
   join: dim_dates {
     type: left_outer
