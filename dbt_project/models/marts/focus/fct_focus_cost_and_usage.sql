@@ -6,10 +6,10 @@
 -- no column for yet lives in x_ columns and in the SKU.
 --
 -- A view, not a table: every row is one ledger row put into FOCUS's columns (two small dimension lookups, no
--- aggregation), so a table would hold the ledger a second time, 50 columns wide, and rewrite it on every build
--- (~95 s of a full build at 10,000 developers x 365 days, beside the finance rollup on the same two cores). Read
--- through the view, a query computes only the columns it selects, and a filter on x_usage_date reaches the ledger's
--- own usage_date (the daily export reads one day this way).
+-- aggregation), so a table would hold the ledger a second time, 50 columns wide: a full build rewrote all of it
+-- (~95 s at 10,000 developers x 365 days, beside the finance rollup on the same two cores), a daily run its
+-- window. Read through the view, a query computes only the columns it selects, and a filter on x_usage_date reaches
+-- the ledger's own usage_date (the daily export reads one day this way).
 with
 
 usage as (
