@@ -8,6 +8,9 @@ tests use, then measures, in a temporary warehouse:
 * the full dbt build (every model and test) over the whole year,
 * one daily incremental run (one partition: dlt with its lookback window, then dbt for those days),
 * peak memory of the ingestion process and of dbt (DuckDB runs inside dbt's process).
+* what else the machine was doing meanwhile, by phase (CPU time in iowait and stolen by the hypervisor, wall time
+  with a task stalled on the disk): machines of one kind here run the same code 30-40% apart, and a disturbed run
+  shows in these rather than only in slower numbers.
 
 Sizes (`--size`, or `make bench SIZE=S|M|L`): S = 50 developers x 90 days, M = 2,000 x 365, L = 10,000 x 365;
 `--developers` / `--days` override. Also measured: the *floor*, the same top-level aggregates (billed USD and tokens
@@ -57,6 +60,46 @@ with usage as (
 )
 select provider, day, tokens, usd from usage full join billed using (provider, day)
 """
+
+
+def machine_counters(proc_stat: str, io_pressure: str | None) -> dict[str, int]:
+    """The machine's own counters, from /proc/stat's first line (time of all CPUs together in USER_HZ ticks: user nice
+    system idle iowait irq softirq steal ...) and /proc/pressure/io (`some ... total=`: microseconds during which at
+    least one task waited for the disk; absent on kernels without PSI)."""
+    ticks = [int(field) for field in proc_stat.splitlines()[0].split()[1:9]]
+    counters = {"cpu_ticks": sum(ticks), "iowait_ticks": ticks[4], "steal_ticks": ticks[7]}
+    for line in (io_pressure or "").splitlines():
+        if line.startswith("some "):
+            counters["io_stall_us"] = int(line.rsplit("total=", 1)[1])
+    return counters
+
+
+def machine_noise(before: dict[str, int], after: dict[str, int], wall_seconds: float) -> dict[str, float]:
+    """What else the machine was doing while a phase ran, in percent: of the CPUs' time, waiting for the disk
+    (iowait) and taken by the hypervisor for other guests (steal); of the phase's wall time, with some task stalled on
+    the disk (io_stall). The same code measured 30-40% apart on machines of one kind; these say which runs were
+    disturbed."""
+    ticks = max(after["cpu_ticks"] - before["cpu_ticks"], 1)
+    noise = {"iowait_pct": round(100 * (after["iowait_ticks"] - before["iowait_ticks"]) / ticks, 1),
+             "steal_pct": round(100 * (after["steal_ticks"] - before["steal_ticks"]) / ticks, 1)}
+    if "io_stall_us" in before and "io_stall_us" in after:
+        stalled = (after["io_stall_us"] - before["io_stall_us"]) / 1e6
+        noise["io_stall_pct"] = round(100 * stalled / max(wall_seconds, 1e-9), 1)
+    return noise
+
+
+def read_machine_counters() -> dict[str, int] | None:
+    """This machine's counters now, or None where /proc does not have them (not Linux)."""
+    try:
+        proc_stat = Path("/proc/stat").read_text()
+    except OSError:
+        return None
+    pressure = Path("/proc/pressure/io")
+    try:
+        io_pressure = pressure.read_text()
+    except OSError:
+        io_pressure = None
+    return machine_counters(proc_stat, io_pressure)
 
 
 _DEMO_SECONDS = [0.0]
@@ -171,6 +214,16 @@ def main() -> None:
     end = today - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days)
     results: dict[str, object] = {}
+    noise: dict[str, dict[str, float]] = {}  # phase: machine_noise() while it ran
+    results["machine_noise"] = noise
+
+    def phase_start() -> tuple[float, dict[str, int] | None]:
+        return time.perf_counter(), read_machine_counters()
+
+    def phase_end(name: str, started: tuple[float, dict[str, int] | None]) -> None:
+        after = read_machine_counters()
+        if started[1] is not None and after is not None:
+            noise[name] = machine_noise(started[1], after, time.perf_counter() - started[0])
 
     def load(name: str, dataset: str, source) -> tuple[int, float]:
         pipe = warehouse.pipeline(name, dataset)
@@ -203,6 +256,7 @@ def main() -> None:
     # `cursor_events` without `cursor`: the year's per-request events in bulk; Cursor's API resources land empty
     events_only = "cursor_events" in measured and "cursor" not in measured
     measures = []  # (label, results key) of each ingestion measured, in order
+    ingestion_phase = phase_start()
 
     def sources(provider: str, make, first: dt.date, stop: dt.date, lookback: int) -> tuple[object, object]:
         """The provider's source for [first - lookback, stop), and for Cursor in columnar mode the per-request
@@ -260,6 +314,7 @@ def main() -> None:
                                       else provider, source):
             measure(f"ingest_{provider}{part}", provider, dataset, one, label)
 
+    phase_end("ingestion", ingestion_phase)
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
 
@@ -273,14 +328,18 @@ def main() -> None:
         dbt_peaks.append(int(out.rsplit("PEAK_RSS_MIB=", 1)[1].split()[0]))
 
     began = time.perf_counter()
+    phase = phase_start()
     run_dbt("--full-refresh")
     results["dbt_full_build_s"] = round(time.perf_counter() - began, 1)
+    phase_end("full build", phase)
     print(f"  dbt build (full, all data tests): {results['dbt_full_build_s']}s", flush=True)
     # the floor's aggregates the way the project makes them: the finance rollup and every model upstream of it
     # (staging, pricing, identity, allocation, the ledger), models only, no tests, nothing else downstream
     began = time.perf_counter()
+    phase = phase_start()
     run_dbt("--select", "+fct_ai_spend_by_period", "--full-refresh", command=("run",))
     results["dbt_rollup_path_s"] = round(time.perf_counter() - began, 1)
+    phase_end("rollup path", phase)
     print(f"  dbt run +fct_ai_spend_by_period (full, models only): {results['dbt_rollup_path_s']}s", flush=True)
 
     import duckdb
@@ -293,8 +352,10 @@ def main() -> None:
         "raw_openai.costs", "raw_cursor.usage_events"))
     con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
     began = time.perf_counter()
+    phase = phase_start()
     con.execute(FLOOR_SQL).fetchall()
     results["floor_s"] = round(time.perf_counter() - began, 3)
+    phase_end("floor", phase)
     results["full_build_over_floor"] = round(results["dbt_full_build_s"] / max(results["floor_s"], 0.01), 1)
     results["rollup_path_over_floor"] = round(results["dbt_rollup_path_s"] / max(results["floor_s"], 0.01), 1)
     print(f"  floor (one DuckDB query over the raw tables): {results['floor_s']}s; the full build is "
@@ -305,6 +366,7 @@ def main() -> None:
     # new day as the schedule's does), with the restatement lookback over days already loaded
     day, end = end, end + dt.timedelta(days=1)
     began, demo_before = time.perf_counter(), demo_seconds()
+    phase = phase_start()
     daily_loads: dict[str, list[float]] = {}  # provider: [seconds, of which making demo data]
 
     def daily_load(provider: str, dataset: str, source) -> None:
@@ -325,8 +387,11 @@ def main() -> None:
     results["daily_dlt_by_provider"] = {p: {"seconds": round(t, 1), "demo_seconds": round(d, 1)}
                                         for p, (t, d) in daily_loads.items()}
     results["daily_demo_s"] = round(demo_seconds() - demo_before, 1)
+    phase_end("daily dlt", phase)
     window = dbt_window(day, end, lookback_days())
+    phase = phase_start()
     run_dbt(window_env=dbt_window_env(window))
+    phase_end("daily dbt", phase)
     results["daily_incremental_s"] = round(time.perf_counter() - began, 1)
     results["daily_dbt_s"] = round(results["daily_incremental_s"] - results["daily_dlt_s"], 1)
     print(f"  daily incremental run (dlt {results['daily_dlt_s']}s, {results['daily_demo_s']}s of it making demo data, + dbt build for {window['min_date']}.."
@@ -360,6 +425,11 @@ def main() -> None:
             f"{p} {v['seconds']} s ({v['demo_seconds']} s)" for p, v in results["daily_dlt_by_provider"].items()) + " |",
         f"| peak memory: pipeline process / largest dbt process | {own:,.0f} MiB / {children:,.0f} MiB |",
         f"| warehouse file | {results['warehouse_mib']:,} MiB |",
+        "| the machine meanwhile, by phase: CPU time waiting for the disk / taken by the hypervisor, wall time with a "
+        "task stalled on the disk (a disturbed run shows here) | " + (", ".join(
+            f"{name} {v['iowait_pct']}% / {v['steal_pct']}% / "
+            + (f"{v['io_stall_pct']}%" if "io_stall_pct" in v else "n/a")
+            for name, v in noise.items()) or "not available (no /proc)") + " |",
     ])
     print("\n" + table)
     out = ROOT / "bench" / "results"

@@ -46,3 +46,27 @@ def test_the_demo_apis_time_is_counted_and_the_clients_is_not(monkeypatch):
     time.sleep(0.2)  # the client's own work after the answer
     # 0.1 s building + 0.3 s answering; the client's 0.2 s would make it 0.6
     assert 0.4 <= run.demo_seconds() < 0.5
+
+
+# /proc/stat's first line sums every CPU: user nice system idle iowait irq softirq steal guest guest_nice (guest time
+# is already inside user, so only the first eight fields make the total)
+STAT_BEFORE = "cpu  100 0 50 800 20 0 5 25 7 3\ncpu0 50 0 25 400 10 0 2 12 3 1\nintr 12345\n"
+STAT_AFTER = "cpu  300 0 150 1300 120 0 5 75 40 9\ncpu0 150 0 75 650 60 0 2 37 20 4\nintr 23456\n"
+PSI_BEFORE = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n"
+PSI_AFTER = "some avg10=9.00 avg60=3.00 avg300=1.00 total=4000000\nfull avg10=4.00 avg60=1.00 avg300=0.50 total=2000000\n"
+
+
+def test_machine_noise_is_each_counters_share_of_the_phase():
+    before = run.machine_counters(STAT_BEFORE, PSI_BEFORE)
+    after = run.machine_counters(STAT_AFTER, PSI_AFTER)
+    # CPU ticks 1000 -> 1950 (guest columns left out): iowait +100 of 950 = 10.5%, steal +50 of 950 = 5.3%;
+    # IO stall ("some", not "full") 3 s of a 12 s phase = 25%
+    assert before == {"cpu_ticks": 1000, "iowait_ticks": 20, "steal_ticks": 25, "io_stall_us": 1000000}
+    assert run.machine_noise(before, after, wall_seconds=12.0) == {
+        "iowait_pct": 10.5, "steal_pct": 5.3, "io_stall_pct": 25.0}
+
+
+def test_without_pressure_stall_information_only_the_cpu_shares_are_given():
+    before = run.machine_counters(STAT_BEFORE, None)
+    after = run.machine_counters(STAT_AFTER, PSI_AFTER)  # one side without PSI: no stall figure rather than a wrong one
+    assert run.machine_noise(before, after, wall_seconds=12.0) == {"iowait_pct": 10.5, "steal_pct": 5.3}
