@@ -77,8 +77,7 @@ def machine_counters(proc_stat: str, io_pressure: str | None) -> dict[str, int]:
 def machine_noise(before: dict[str, int], after: dict[str, int], wall_seconds: float) -> dict[str, float]:
     """What else the machine was doing while a phase ran, in percent: of the CPUs' time, waiting for the disk
     (iowait) and taken by the hypervisor for other guests (steal); of the phase's wall time, with some task stalled on
-    the disk (io_stall). The same code measured 30-40% apart on machines of one kind; these say which runs were
-    disturbed."""
+    the disk (io_stall)."""
     ticks = max(after["cpu_ticks"] - before["cpu_ticks"], 1)
     noise = {"iowait_pct": round(100 * (after["iowait_ticks"] - before["iowait_ticks"]) / ticks, 1),
              "steal_pct": round(100 * (after["steal_ticks"] - before["steal_ticks"]) / ticks, 1)}
@@ -94,9 +93,8 @@ def read_machine_counters() -> dict[str, int] | None:
         proc_stat = Path("/proc/stat").read_text()
     except OSError:
         return None
-    pressure = Path("/proc/pressure/io")
     try:
-        io_pressure = pressure.read_text()
+        io_pressure = Path("/proc/pressure/io").read_text()
     except OSError:
         io_pressure = None
     return machine_counters(proc_stat, io_pressure)
@@ -220,10 +218,12 @@ def main() -> None:
     def phase_start() -> tuple[float, dict[str, int] | None]:
         return time.perf_counter(), read_machine_counters()
 
-    def phase_end(name: str, started: tuple[float, dict[str, int] | None]) -> None:
-        after = read_machine_counters()
+    def phase_end(name: str, started: tuple[float, dict[str, int] | None]) -> float:
+        """Record the machine's noise over the phase; return the phase's seconds."""
+        seconds, after = time.perf_counter() - started[0], read_machine_counters()
         if started[1] is not None and after is not None:
-            noise[name] = machine_noise(started[1], after, time.perf_counter() - started[0])
+            noise[name] = machine_noise(started[1], after, seconds)
+        return seconds
 
     def load(name: str, dataset: str, source) -> tuple[int, float]:
         pipe = warehouse.pipeline(name, dataset)
@@ -327,19 +327,15 @@ def main() -> None:
         out = done.stdout
         dbt_peaks.append(int(out.rsplit("PEAK_RSS_MIB=", 1)[1].split()[0]))
 
-    began = time.perf_counter()
     phase = phase_start()
     run_dbt("--full-refresh")
-    results["dbt_full_build_s"] = round(time.perf_counter() - began, 1)
-    phase_end("full build", phase)
+    results["dbt_full_build_s"] = round(phase_end("full build", phase), 1)
     print(f"  dbt build (full, all data tests): {results['dbt_full_build_s']}s", flush=True)
     # the floor's aggregates the way the project makes them: the finance rollup and every model upstream of it
     # (staging, pricing, identity, allocation, the ledger), models only, no tests, nothing else downstream
-    began = time.perf_counter()
     phase = phase_start()
     run_dbt("--select", "+fct_ai_spend_by_period", "--full-refresh", command=("run",))
-    results["dbt_rollup_path_s"] = round(time.perf_counter() - began, 1)
-    phase_end("rollup path", phase)
+    results["dbt_rollup_path_s"] = round(phase_end("rollup path", phase), 1)
     print(f"  dbt run +fct_ai_spend_by_period (full, models only): {results['dbt_rollup_path_s']}s", flush=True)
 
     import duckdb
@@ -351,11 +347,9 @@ def main() -> None:
         "raw_anthropic.usage_messages", "raw_anthropic.cost_report", "raw_openai.usage_completions",
         "raw_openai.costs", "raw_cursor.usage_events"))
     con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
-    began = time.perf_counter()
     phase = phase_start()
     con.execute(FLOOR_SQL).fetchall()
-    results["floor_s"] = round(time.perf_counter() - began, 3)
-    phase_end("floor", phase)
+    results["floor_s"] = round(phase_end("floor", phase), 3)
     # the same query twice more, its data now in the page cache and DuckDB's buffers: the first run, what the builds
     # are divided by, reads the raw tables from wherever the builds left them; these say how much of it was the disk
     results["floor_again_s"] = []
