@@ -3,9 +3,11 @@ dlt's pipeline folder, and the dbt project. Nothing here is specific to the demo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import dlt
 from dagster import ConfigurableResource
@@ -14,6 +16,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's saved parse, in a target folder
 
 # nothing phones home, whichever entry point imported us first
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -94,8 +97,45 @@ def ensure_dbt_manifest() -> Path:
 
     Done with our own dbt resource (the venv's dbt), not DbtProject's preparer, which looks for `dbt` on PATH."""
     if _manifest_is_stale():
-        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+        # parsed with the warehouse settings the dbt asset builds with: dagster-dbt starts each build from this
+        # parse (target/partial_parse.msgpack), and dbt parses the whole project again (~5 s) when the profile it
+        # renders differs, as the DuckDB path did (relative here, absolute in the asset)
+        with environment(Warehouse.from_env().dbt_env()):
+            dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
+
+
+def keep_partial_parse(run_folder: Path) -> bool:
+    """dagster-dbt gives each build a folder of its own inside the target folder and copies the target folder's
+    `partial_parse.msgpack` into it, so that dbt parses only what changed. When dbt had to parse again anyway (the
+    project changed, or the file was written under another profile: a `dbt` command run by hand, the bench, another
+    warehouse setting), the build's newer file replaces the shared one, so the next build starts from a parse that
+    matches instead of parsing the whole project again. Returns whether it replaced the file."""
+    built, shared = run_folder / PARTIAL_PARSE, run_folder.parent / PARTIAL_PARSE
+    if not built.is_file():
+        return False
+    content = built.read_bytes()
+    if shared.is_file() and shared.read_bytes() == content:
+        return False
+    temporary = shared.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")  # builds in other processes read it meanwhile
+    temporary.write_bytes(content)
+    os.replace(temporary, shared)
+    return True
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_resource() -> DbtCliResource:

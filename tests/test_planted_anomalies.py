@@ -351,6 +351,8 @@ def env(tmp_path_factory):
         "FINOPS_PIPELINES_DIR": str(tmp / "pipelines"),
         "FINOPS_MODE": "demo",
         "FINOPS_EXPORT_DIR": str(tmp / "exports"),
+        # dagster-dbt's run folders (and the saved parse each build starts from) here, not in the project's target/
+        "DBT_TARGET_PATH": str(tmp / "dbt_target"),
     }
 
 
@@ -373,6 +375,20 @@ def run_90_days(env):
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert dt.datetime.now(dt.timezone.utc).date() == today, "the run crossed midnight (UTC): run the test again"
     return DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=today)
+
+
+@pytest.mark.e2e
+def test_each_build_starts_from_the_previous_builds_parse(env, run_90_days):
+    """The backfill's dbt build finds no saved parse in its (empty) target folder and parses the project; the daily
+    builds after it start from the parse it left and parse nothing again (dbt's partial parsing: ~5 s of every
+    build otherwise)."""
+    logs = sorted(Path(env["DBT_TARGET_PATH"]).glob("ai_finops_dbt_assets-*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    assert len(logs) == 1 + DAILY_RUNS
+    backfill, *daily = [log.read_text() for log in logs]
+    assert "Unable to do partial parsing" in backfill
+    for log in daily:
+        assert "Unable to do partial parsing" not in log
+        assert "Partial parsing enabled, no changes found, skipping parsing" in log
 
 
 def tables(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:

@@ -6,7 +6,6 @@ rebuild exactly those days.
 """
 
 
-import contextlib
 import logging
 import os
 import shutil
@@ -18,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from ingestion import settings
 from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_window, dbt_window_env
-from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest
+from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest, environment, keep_partial_parse
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -81,6 +80,7 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         raise
     finally:
         if invocation is not None:
+            keep_partial_parse(invocation.target_path)
             removed = prune_run_folders(invocation.target_path, runs_kept)
             if removed:
                 context.log.info(f"removed {len(removed)} older dbt run folder(s) beside {invocation.target_path.name}")
@@ -136,21 +136,6 @@ def _modified(path: Path) -> float:
         except OSError:  # no log yet, or removed meanwhile by another run's pruning (rmtree ignores it)
             pass
     return max(times, default=0.0)
-
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block, then put back what was there."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def mart_figures(warehouse: Warehouse, tables: set[str]) -> dict[str, dict[str, Any]]:

@@ -49,7 +49,7 @@ def test_make_run_window_arguments():
 
 
 def test_the_window_is_in_the_environment_only_while_dbt_runs(monkeypatch):
-    from orchestration.assets.transform import environment
+    from orchestration.resources import environment
 
     monkeypatch.setenv("FINOPS_MAX_DATE", "2026-01-31")  # set before the block: put back after it
     monkeypatch.delenv("FINOPS_MIN_DATE", raising=False)  # unset before the block: unset after it

@@ -1,12 +1,15 @@
 """The dbt asset's housekeeping: dagster-dbt gives every dbt invocation a target folder of its own (~20 MB) and never
-removes one, so a daily schedule would pile up a folder a day; the asset keeps the last few."""
+removes one, so a daily schedule would pile up a folder a day; the asset keeps the last few. And each build starts
+from a saved parse that matches its profile (dbt parses the whole project again otherwise)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
+from orchestration import resources
 from orchestration.assets.transform import DEFAULT_DBT_RUNS_KEPT, dbt_runs_kept, prune_run_folders
+from orchestration.resources import keep_partial_parse
 
 
 def _run_folder(target: Path, name: str, modified: int) -> Path:
@@ -66,3 +69,57 @@ def test_the_number_kept_is_a_setting_with_a_clear_error(monkeypatch):
     monkeypatch.setenv("FINOPS_DBT_RUNS_KEPT", "a week")
     with pytest.raises(ValueError, match="FINOPS_DBT_RUNS_KEPT must be a whole number"):
         dbt_runs_kept()
+
+
+def test_a_build_that_parsed_again_leaves_its_parse_for_the_next(tmp_path):
+    target = tmp_path / "target"
+    run = target / "ai_finops_dbt_assets-abc1234-def5678"
+    run.mkdir(parents=True)
+    (target / "partial_parse.msgpack").write_bytes(b"parsed under another profile")
+    (run / "partial_parse.msgpack").write_bytes(b"parsed by this build")
+    assert keep_partial_parse(run) is True
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed by this build"
+    assert sorted(p.name for p in target.iterdir()) == ["ai_finops_dbt_assets-abc1234-def5678", "partial_parse.msgpack"]
+    # the next build started from it and had nothing to parse: the file is left alone
+    assert keep_partial_parse(run) is False
+    # a build that failed before dbt wrote a parse leaves the shared one as it was
+    failed = target / "ai_finops_dbt_assets-abc1234-0000000"
+    failed.mkdir()
+    assert keep_partial_parse(failed) is False
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed by this build"
+
+
+def test_a_first_build_in_an_empty_target_folder_leaves_its_parse(tmp_path):
+    run = tmp_path / "target" / "ai_finops_dbt_assets-abc1234-def5678"
+    run.mkdir(parents=True)
+    (run / "partial_parse.msgpack").write_bytes(b"parsed by this build")
+    assert keep_partial_parse(run) is True
+    assert (tmp_path / "target" / "partial_parse.msgpack").read_bytes() == b"parsed by this build"
+
+
+def test_the_project_is_parsed_with_the_settings_the_dbt_asset_builds_with(monkeypatch, tmp_path):
+    """The asset builds with Warehouse.dbt_env() in the environment (an absolute DuckDB path); a parse without it
+    renders another profile (the relative default path), and dbt then parses the whole project again on every
+    build."""
+    seen = []
+
+    class Recording:
+        def cli(self, args, target_path):
+            seen.append((args, os.environ.get("WAREHOUSE_PATH"), os.environ.get("DBT_TARGET")))
+            return self
+
+        def wait(self):
+            return self
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WAREHOUSE_PATH", "data/warehouse.duckdb")  # relative, as a user may write it
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    monkeypatch.delenv("WAREHOUSE", raising=False)
+    monkeypatch.setattr(resources, "_manifest_is_stale", lambda: True)
+    monkeypatch.setattr(resources, "dbt_resource", Recording)
+    resources.ensure_dbt_manifest()
+    assert seen == [(["parse", "--quiet"], str(tmp_path / "data" / "warehouse.duckdb"), "duckdb")]
+    assert resources.Warehouse.from_env().dbt_env() == {"WAREHOUSE_PATH": str(tmp_path / "data" / "warehouse.duckdb"),
+                                                        "DBT_TARGET": "duckdb"}
+    # put back afterwards: the path as the user wrote it, no target
+    assert os.environ["WAREHOUSE_PATH"] == "data/warehouse.duckdb" and "DBT_TARGET" not in os.environ
