@@ -333,10 +333,20 @@ def _svg(fig, name: str) -> str:
     svg = re.sub(r' xmlns:(dc|cc|rdf)="[^"]*"', "", svg)
     svg = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1', svg, count=1)
     svg = svg.replace("<svg", f'<svg role="img" aria-label="{name}"', 1)
-    for ident in set(re.findall(r'id="([^"]+)"', svg)):
-        svg = (svg.replace(f'id="{ident}"', f'id="{name}-{ident}"').replace(f"#{ident})", f"#{name}-{ident})")
-               .replace(f'href="#{ident}"', f'href="#{name}-{ident}"'))
-    return svg.strip()
+    return _prefix_ids(svg, name).strip()
+
+
+def _prefix_ids(svg: str, name: str) -> str:
+    """Every id="X" of the SVG becomes id="name-X", and so do its references (url(#X), href="#X"), in one pass: a
+    chart of 200 teams has thousands of ids, and a pass over the whole SVG per id took 9 s of the brief at L."""
+    ids = set(re.findall(r'id="([^"]+)"', svg))
+
+    def prefixed(match: re.Match) -> str:
+        opening, ident, closing = (match.group(1), match.group(2), '"') if match.group(1) else \
+            ("#", match.group(3), ")")
+        return f"{opening}{name}-{ident}{closing}" if ident in ids else match.group(0)
+
+    return re.sub(r'(id="|href="#)([^"]+)"|#([^)"#\s]+)\)', prefixed, svg)
 
 
 def _empty(ax, text: str) -> None:

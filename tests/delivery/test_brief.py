@@ -251,3 +251,35 @@ def test_biggest_changes_wait_for_seven_days_of_history(tmp_path):
     assert data["movers"] == []
     html = brief.render(data)
     assert "Not enough history yet: the warehouse&#x27;s spend starts on Sun 8 Mar" in html
+
+
+def _prefix_ids_one_id_at_a_time(svg: str, name: str) -> str:
+    """The reference: each id and its references replaced one id at a time (what the brief did before)."""
+    for ident in set(re.findall(r'id="([^"]+)"', svg)):
+        svg = (svg.replace(f'id="{ident}"', f'id="{name}-{ident}"').replace(f"#{ident})", f"#{name}-{ident})")
+               .replace(f'href="#{ident}"', f'href="#{name}-{ident}"'))
+    return svg
+
+
+def test_chart_ids_are_prefixed_with_their_references_and_nothing_else():
+    svg = ('<svg><defs><clipPath id="p1"><rect/></clipPath><path id="m2" d="M0 0"/></defs>'
+           '<g clip-path="url(#p1)"><use xlink:href="#m2" x="1"/><use href="#m2"/></g>'
+           '<path style="fill: #1f77b4" d="M1 1"/><g clip-path="url(#elsewhere)"/><a href="#p1x"/></svg>')
+    assert brief._prefix_ids(svg, "team") == (
+        '<svg><defs><clipPath id="team-p1"><rect/></clipPath><path id="team-m2" d="M0 0"/></defs>'
+        '<g clip-path="url(#team-p1)"><use xlink:href="#team-m2" x="1"/><use href="#team-m2"/></g>'
+        '<path style="fill: #1f77b4" d="M1 1"/><g clip-path="url(#elsewhere)"/><a href="#p1x"/></svg>')
+
+
+def test_a_real_charts_ids_come_out_as_one_id_at_a_time():
+    plt = brief._plt()
+    fig, ax = plt.subplots()
+    for team in range(40):
+        ax.bar([0, 1, 2], [team, team + 1, team + 2], bottom=[team, team, team], label=f"team {team}")
+    ax.legend()
+    buffer = __import__("io").StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    assert len(set(re.findall(r'id="([^"]+)"', svg))) > 100
+    assert brief._prefix_ids(svg, "team_chart") == _prefix_ids_one_id_at_a_time(svg, "team_chart")
