@@ -477,6 +477,7 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
     from dagster import AssetKey, DagsterInstance
 
     from orchestration.definitions import DAILY_JOB_NAME, defs
+    from orchestration.resources import DBT_PROJECT_DIR
 
     home = work / "dagster_home"
     home.mkdir(exist_ok=True)
@@ -496,9 +497,11 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
         steps = step_seconds(instance.all_logs(result.run_id))
     if not result.success:  # the table is still written, saying so; the log above says why
         return {"failed_steps": sorted(e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE")}
-    dbt_log = next((ROOT / "dbt_project" / "target").glob(f"ai_finops_dbt_assets-{result.run_id[:7]}-*/dbt.log"))
+    # dagster-dbt's run folders are in DBT_TARGET_PATH when set (relative to the dbt project), else in its target/
+    targets = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+    dbt_log = next(targets.glob(f"ai_finops_dbt_assets-{result.run_id[:7]}-*/dbt.log"), None)
     parts = {"wall_s": wall, "ingestion_s": 0.0, "raw_checks_s": 0.0, "dbt_step_s": 0.0,
-             "dbt_itself_s": log_span(dbt_log), "exports_and_checks_s": 0.0}
+             "dbt_itself_s": log_span(dbt_log) if dbt_log else float("nan"), "exports_and_checks_s": 0.0}
     for step, seconds in steps.items():
         part = ("ingestion_s" if step.startswith("ingest_") else "raw_checks_s" if step.startswith("raw__")
                 else "dbt_step_s" if step == "ai_finops_dbt_assets" else "exports_and_checks_s")

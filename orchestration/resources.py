@@ -110,17 +110,22 @@ def keep_partial_parse(run_folder: Path) -> bool:
     `partial_parse.msgpack` into it, so that dbt parses only what changed. When dbt had to parse again anyway (the
     project changed, or the file was written under another profile: a `dbt` command run by hand, the bench, another
     warehouse setting), the build's newer file replaces the shared one, so the next build starts from a parse that
-    matches instead of parsing the whole project again. Returns whether it replaced the file."""
+    matches instead of parsing the whole project again. Returns whether it replaced the file; a file it cannot write
+    costs the next build a whole parse, not the run (this runs while a failed build's error propagates)."""
     built, shared = run_folder / PARTIAL_PARSE, run_folder.parent / PARTIAL_PARSE
-    if not built.is_file():
-        return False
-    content = built.read_bytes()
-    if shared.is_file() and shared.read_bytes() == content:
-        return False
     temporary = shared.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")  # builds in other processes read it meanwhile
-    temporary.write_bytes(content)
-    os.replace(temporary, shared)
-    return True
+    try:
+        if not built.is_file():
+            return False
+        content = built.read_bytes()
+        if shared.is_file() and shared.read_bytes() == content:
+            return False
+        temporary.write_bytes(content)
+        os.replace(temporary, shared)
+        return True
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return False
 
 
 @contextlib.contextmanager

@@ -123,3 +123,13 @@ def test_the_project_is_parsed_with_the_settings_the_dbt_asset_builds_with(monke
                                                         "DBT_TARGET": "duckdb"}
     # put back afterwards: the path as the user wrote it, no target
     assert os.environ["WAREHOUSE_PATH"] == "data/warehouse.duckdb" and "DBT_TARGET" not in os.environ
+
+
+def test_a_parse_that_cannot_be_kept_costs_the_next_build_a_parse_not_the_run(tmp_path):
+    target = tmp_path / "target"
+    run = target / "ai_finops_dbt_assets-abc1234-def5678"
+    run.mkdir(parents=True)
+    (run / "partial_parse.msgpack").write_bytes(b"parsed by this build")
+    (target / "partial_parse.msgpack").mkdir()  # in the way: cannot be replaced by a file
+    assert keep_partial_parse(run) is False
+    assert sorted(p.name for p in target.iterdir()) == ["ai_finops_dbt_assets-abc1234-def5678", "partial_parse.msgpack"]
