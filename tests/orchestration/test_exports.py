@@ -15,8 +15,8 @@ def test_timestamps_are_written_as_utc_whole_seconds():
     berlin = dt.timezone(dt.timedelta(hours=1))
     table = pa.table({
         "naive": pa.array([dt.datetime(2026, 11, 20, 13, 45, 59, 999_999), None], pa.timestamp("us")),
-        "aware": pa.array([dt.datetime(2026, 11, 20, 0, 30, tzinfo=berlin), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)],
-                          pa.timestamp("us", "Europe/Berlin")),
+        "aware": pa.array([dt.datetime(2026, 11, 20, 0, 30, tzinfo=berlin),
+                           dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)], pa.timestamp("us", "Europe/Berlin")),
         "cost": pa.array([Decimal("1.500000000"), None], pa.decimal128(38, 9)),
     })
     written = _for_csv(table)
