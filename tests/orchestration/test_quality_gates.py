@@ -61,6 +61,44 @@ def test_unknown_enum_values_and_stale_data_only_warn():
                                        "expect_column_min_to_be_between(days_before_window_end)"}
 
 
+def test_the_window_is_read_with_only_the_checked_columns(tmp_path):
+    """A wide raw table is read with the columns the suites check; a checked column the table lacks fails the suite
+    (the column-set expectation) instead of the query."""
+    from orchestration.checks import read_window
+    from orchestration.resources import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema raw_anthropic")
+    con.execute("""create table raw_anthropic.usage_messages as select * from (values
+        ('2026-11-19'::date, '2026-11-19 00:00:00+00'::timestamptz, '2026-11-20 00:00:00+00'::timestamptz, 'k1',
+         'claude-sonnet-4-5', 'standard', '0-200k', 10, 5, 0, 0, 0, 0, 'a wide payload nobody checks'),
+        ('2026-11-20', '2026-11-20 00:00:00+00', '2026-11-21 00:00:00+00', 'k2',
+         'claude-sonnet-4-5', 'batch', '0-200k', 7, 3, 0, 0, 0, 0, 'x'),
+        ('2026-11-21', '2026-11-21 00:00:00+00', '2026-11-22 00:00:00+00', 'k3',
+         'claude-sonnet-4-5', 'batch', '0-200k', 1, 1, 0, 0, 0, 0, 'outside the window'))
+        t(bucket_date, bucket_start, bucket_end, row_key, model, service_tier, context_window, uncached_input_tokens,
+          output_tokens, cache_creation_5m_input_tokens, cache_creation_1h_input_tokens, cache_read_input_tokens,
+          web_search_requests, raw_payload)""")
+    con.close()
+    warehouse = Warehouse(duckdb_path=str(path), pipelines_dir=str(tmp_path / "p"))
+    import datetime as dt
+
+    frame = read_window(warehouse, USAGE, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    assert sorted(frame["row_key"]) == ["k1", "k2"]
+    assert "raw_payload" not in frame.columns
+    assert list(frame["bucket_hours"]) == [24.0, 24.0] and list(frame["starts_at_midnight"]) == [True, True]
+    assert sorted(frame["days_before_window_end"]) == [0, 1]
+    assert validate(USAGE, frame, blocking_expectations(USAGE), "t7")[0]
+
+    con = duckdb.connect(str(path))
+    con.execute("alter table raw_anthropic.usage_messages drop column output_tokens")
+    con.close()
+    frame = read_window(warehouse, USAGE, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    passed, metadata = validate(USAGE, frame, blocking_expectations(USAGE), "t8")
+    assert not passed and "expect_table_columns_to_match_set()" in metadata["failed"]
+
+
 def test_a_blocking_failure_stops_the_runs_dbt_models(monkeypatch, tmp_path, world):
     """Defence in depth: with the ingestion quarantine switched off, a negative token count reaches the raw table;
     the blocking suite fails and dbt does not build anything from it."""
@@ -97,10 +135,11 @@ def test_a_blocking_failure_stops_the_runs_dbt_models(monkeypatch, tmp_path, wor
     evaluations = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                    for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert evaluations.get("ge_blocking") is False
+    assert evaluations.get("ge_warnings") is True  # read once with the blocking suite, still reported
     steps = {(e.step_key, e.event_type_value) for e in result.all_events if e.step_key}
     assert ("ingest_anthropic", "STEP_SUCCESS") in steps
     assert ("ai_finops_dbt_assets", "STEP_START") not in steps  # dbt never started
-    assert ("raw__anthropic__usage_messages_ge_blocking", "STEP_FAILURE") in steps
+    assert ("raw__anthropic__usage_messages_ge", "STEP_FAILURE") in steps
     assert not {event for step, event in steps if step == "ai_finops_dbt_assets"}  # not started, not failed: held back
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     assert con.execute("select min(output_tokens) from raw_anthropic.usage_messages").fetchone()[0] == -1000
