@@ -391,6 +391,32 @@ def test_each_build_starts_from_the_previous_builds_parse(env, run_90_days):
         assert "Partial parsing enabled, no changes found, skipping parsing" in log
 
 
+@pytest.mark.e2e
+def test_dbt_events_are_stored_while_dbt_builds_and_each_mart_check_follows_its_mart(env, run_90_days):
+    """The last daily build's models outside the marts are recorded in Dagster while dbt is still building (not all
+    after it ends), and every check on a mart is tied to the mart's materialization of that same run (the marts'
+    events wait for their figures; a check stored before its mart would point at yesterday's)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    newest = max(Path(env["DBT_TARGET_PATH"]).glob("ai_finops_dbt_assets-*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    stamps = [json.loads(line)["info"]["ts"] for line in newest.read_text().splitlines() if line.startswith("{")]
+    dbt_ended = dt.datetime.fromisoformat(stamps[-1].replace("Z", "+00:00")).timestamp()
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        run = instance.get_runs(limit=1)[0]
+        records = [r for r in instance.all_logs(run.run_id) if r.dagster_event
+                   and r.dagster_event.step_key == "ai_finops_dbt_assets"]
+    staging = [r.timestamp for r in records if r.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+               and r.dagster_event.asset_key.path[0] == "staging"]
+    assert staging and min(staging) < dbt_ended
+    evaluations = [r.dagster_event.event_specific_data for r in records
+                   if r.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    on_marts = [e for e in evaluations if e.asset_key.path[0] == "marts"]
+    assert len(on_marts) > 20
+    for evaluation in on_marts:
+        target = evaluation.target_materialization_data
+        assert target is not None and target.run_id == run.run_id, evaluation.asset_check_key
+
+
 def tables(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -91,6 +91,18 @@ def test_the_window_is_read_with_only_the_checked_columns(tmp_path):
     assert sorted(frame["days_before_window_end"]) == [0, 1]
     assert validate(USAGE, frame, blocking_expectations(USAGE), "t7")[0]
 
+    # a count with a null (pandas' nullable Int64 from the driver) is compared as float64: the null is skipped, a
+    # negative value is still caught
+    con = duckdb.connect(str(path))
+    con.execute("update raw_anthropic.usage_messages set uncached_input_tokens = null where row_key = 'k2'")
+    con.execute("update raw_anthropic.usage_messages set cache_read_input_tokens = -3 where row_key = 'k1'")
+    con.close()
+    frame = read_window(warehouse, USAGE, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    assert str(frame["uncached_input_tokens"].dtype) == "float64"
+    assert sorted(frame["uncached_input_tokens"].fillna(-1)) == [-1.0, 10.0]
+    passed, metadata = validate(USAGE, frame, blocking_expectations(USAGE), "t9")
+    assert not passed and metadata["failed"] == {"expect_column_values_to_be_between(cache_read_input_tokens)": "1"}
+
     con = duckdb.connect(str(path))
     con.execute("alter table raw_anthropic.usage_messages drop column output_tokens")
     con.close()
