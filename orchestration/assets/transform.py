@@ -10,9 +10,9 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
@@ -68,15 +68,16 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}")
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     runs_kept = dbt_runs_kept()  # a bad setting fails here, before dbt runs, not while a build's error propagates
-    held = []  # the marts' events, until their figures can be read
+    waiting = held_keys(context.assets_def.specs)
+    held = []  # the events of the assets in `waiting`, until the marts' figures can be read
     invocation = None
     try:
         with environment(dbt_window_env(run_window)):  # dbt's subprocess inherits it; this process gets it back
             invocation = dbt.cli(DBT_BUILD, context=context)
             for event in invocation.stream():
-                # stored while dbt goes on building (Dagster writes each event as it is yielded: ~13 ms each on
-                # SQLite storage, hundreds per build); only the marts' wait for the figures read after the build
-                if is_mart_event(context, event):
+                # the others are stored while dbt goes on building: Dagster writes each event as it is yielded
+                # (~15 ms for a materialization or a check result on SQLite storage, hundreds per build)
+                if event_asset_key(context, event) in waiting:
                     held.append(event)
                 else:
                     yield event
@@ -100,14 +101,25 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         yield event
 
 
-def is_mart_event(context: AssetExecutionContext, event: Any) -> bool:
-    """Whether a dbt event is about a mart: its materialization gets the mart's figures, and its checks follow it
-    (Dagster ties a check's result to the asset's latest materialization when the result is stored)."""
+def held_keys(specs: Iterable[AssetSpec]) -> set[AssetKey]:
+    """The assets whose events wait for the end of the build: the marts (their materializations carry figures read
+    after it, and their checks follow them: Dagster ties a check's result to the asset's latest materialization when
+    the result is stored) and everything downstream of a mart (Dagster takes a multi-asset's outputs in topological
+    order)."""
+    deps = {spec.key: {dep.asset_key for dep in spec.deps} for spec in specs}
+    held = {key for key in deps if key.path[0] == "marts"}
+    grown = True
+    while grown:
+        more = {key for key, upstream in deps.items() if key not in held and upstream & held}
+        held |= more
+        grown = bool(more)
+    return held
+
+
+def event_asset_key(context: AssetExecutionContext, event: Any) -> Optional[AssetKey]:
     if isinstance(event, Output):
-        key = context.asset_key_for_output(event.output_name)
-    else:
-        key = getattr(event, "asset_key", None)
-    return key is not None and key.path[0] == "marts"
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
 
 
 DEFAULT_DBT_RUNS_KEPT = 30

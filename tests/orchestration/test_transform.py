@@ -133,3 +133,25 @@ def test_a_parse_that_cannot_be_kept_costs_the_next_build_a_parse_not_the_run(tm
     (target / "partial_parse.msgpack").mkdir()  # in the way: cannot be replaced by a file
     assert keep_partial_parse(run) is False
     assert sorted(p.name for p in target.iterdir()) == ["ai_finops_dbt_assets-abc1234-def5678", "partial_parse.msgpack"]
+
+
+def test_the_marts_and_whatever_depends_on_one_wait_for_the_build():
+    """held_keys: a mart waits (its figures are read after the build), so does anything downstream of a mart in any
+    layer (Dagster takes a multi-asset's outputs in topological order); a model with no mart upstream does not."""
+    from dagster import AssetKey, AssetSpec
+
+    from orchestration.assets.transform import held_keys
+
+    def key(name: str) -> AssetKey:
+        return AssetKey(name.split("/"))
+
+    specs = [
+        AssetSpec(key("staging/stg_a")),
+        AssetSpec(key("marts/dim_dates")),
+        AssetSpec(key("intermediate/int_free"), deps=[key("staging/stg_a")]),
+        AssetSpec(key("intermediate/int_on_dates"), deps=[key("staging/stg_a"), key("marts/dim_dates")]),
+        AssetSpec(key("intermediate/int_two_steps_on"), deps=[key("intermediate/int_on_dates")]),
+        AssetSpec(key("marts/fct_x"), deps=[key("intermediate/int_free")]),
+    ]
+    assert held_keys(specs) == {key("marts/dim_dates"), key("intermediate/int_on_dates"),
+                                key("intermediate/int_two_steps_on"), key("marts/fct_x")}
