@@ -542,6 +542,9 @@ def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
         assert spend["billed_cost_usd_total"] == pytest.approx(float(billed), abs=0.01)
         [(models,)] = scalar(env, "select count(*) from marts.dim_models")
         assert latest("dim_models")["dagster/row_count"] == models and "billed_cost_usd_total" not in latest("dim_models")
+        # the last mart by name (the seed), read after models of other layers that waited beside the marts
+        [(catalog,)] = scalar(env, "select count(*) from marts.model_catalog")
+        assert latest("model_catalog")["dagster/row_count"] == catalog > 0
 
 
 def test_cursor_usage_is_in_the_ledger_with_its_bill_tokens_and_owners(env, first_run, world):

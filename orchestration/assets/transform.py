@@ -91,13 +91,14 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
             if removed:
                 context.log.info(f"removed {len(removed)} older dbt run folder(s) beside {invocation.target_path.name}")
     # DuckDB has one writer and dbt holds it until the build ends: the marts' figures are read afterwards
-    figures = mart_figures(warehouse, {context.asset_key_for_output(e.output_name).path[-1]
-                                       for e in held if isinstance(e, Output)})
+    # (what waits beside the marts, downstream of one, is in other schemas and gets no figures)
+    outputs = [context.asset_key_for_output(event.output_name) for event in held if isinstance(event, Output)]
+    figures = mart_figures(warehouse, {key.path[-1] for key in outputs if key.path[0] == "marts"})
     for event in held:
         if isinstance(event, Output):
-            name = context.asset_key_for_output(event.output_name).path[-1]
-            if name in figures:
-                event = event.with_metadata({**event.metadata, **figures[name]})
+            key = context.asset_key_for_output(event.output_name)
+            if key.path[0] == "marts" and key.path[-1] in figures:
+                event = event.with_metadata({**event.metadata, **figures[key.path[-1]]})
         yield event
 
 
