@@ -283,3 +283,25 @@ def test_a_real_charts_ids_come_out_as_one_id_at_a_time():
     svg = buffer.getvalue()
     assert len(set(re.findall(r'id="([^"]+)"', svg))) > 100
     assert brief._prefix_ids(svg, "team_chart") == _prefix_ids_one_id_at_a_time(svg, "team_chart")
+
+
+def test_the_team_chart_stacks_the_top_teams_and_sums_the_rest():
+    """Thirteen teams and unallocated spend: the ten with the most 30-day spend (data['teams'] order) each get a
+    layer, the other three one summed grey layer, unallocated its own layer on top whatever its size."""
+    from delivery.brief import OTHER_COLOUR, TOP_TEAMS, UNALLOCATED_COLOUR, team_layers
+
+    assert TOP_TEAMS == 10
+    teams = [f"t{n:02d}" for n in range(1, 14)]
+    series = {team: [float(20 - n), 1.0] for n, team in enumerate(teams)}  # t01: 20 + 1, ... t13: 8 + 1
+    series["unallocated"] = [100.0, 0.5]
+    data = {"teams": ["unallocated", *teams], "team_series": series,
+            "names": {**{t: t.upper() for t in teams}, "unallocated": "Unallocated"},
+            "colours": {**{t: "#123456" for t in teams}, "unallocated": UNALLOCATED_COLOUR}}
+    layers = team_layers(data)
+    assert [label for label, _, _ in layers] == [f"T{n:02d}" for n in range(1, 11)] + ["Other (3 teams)", "Unallocated"]
+    assert layers[10] == ("Other (3 teams)", OTHER_COLOUR, [10.0 + 9.0 + 8.0, 3.0])  # t11, t12, t13
+    assert layers[11] == ("Unallocated", UNALLOCATED_COLOUR, [100.0, 0.5])
+    assert layers[0] == ("T01", "#123456", [20.0, 1.0])
+    # ten teams or fewer: no summed layer
+    few = {**data, "teams": teams[:3]}
+    assert [label for label, _, _ in team_layers(few)] == ["T01", "T02", "T03"]
