@@ -75,8 +75,8 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         with environment(dbt_window_env(run_window)):  # dbt's subprocess inherits it; this process gets it back
             invocation = dbt.cli(DBT_BUILD, context=context)
             for event in invocation.stream():
-                # the others are stored while dbt goes on building: Dagster writes each event as it is yielded
-                # (~15 ms for a materialization or a check result on SQLite storage, hundreds per build)
+                # the others are stored while dbt goes on building: Dagster writes each event as it is yielded (on
+                # SQLite storage the 336 asset events of a daily build at L took 12 s once dbt had finished)
                 if event_asset_key(context, event) in waiting:
                     held.append(event)
                 else:
