@@ -167,16 +167,19 @@ def _modified(path: Path) -> float:
 
 def mart_figures(warehouse: Warehouse, tables: set[str]) -> dict[str, dict[str, Any]]:
     """Row count of each mart (and its billed spend where it has some), for the asset's page in Dagster's UI.
-    Best effort: a mart that cannot be read gets no figures, never a failed run."""
+    Best effort: a name the marts schema does not hold gets no figures and the others still do; a mart that cannot
+    be read never fails the run."""
     if not tables:
         return {}
     figures: dict[str, dict[str, Any]] = {}
     try:
         with warehouse.pipeline("dbt_metadata", "marts").sql_client() as client:
-            with client.execute_query("select table_name from information_schema.columns where "
-                                      "lower(table_schema) = 'marts' and lower(column_name) = 'billed_cost_usd'") as cur:
-                with_spend = {row[0] for row in cur.fetchall()}
-            for table in sorted(tables):
+            with client.execute_query("select lower(table_name), lower(column_name) from information_schema.columns "
+                                      "where lower(table_schema) = 'marts'") as cursor:
+                columns = cursor.fetchall()
+            present = {table for table, _ in columns}
+            with_spend = {table for table, column in columns if column == "billed_cost_usd"}
+            for table in sorted(tables & present):
                 spend = ", sum(billed_cost_usd)" if table in with_spend else ""
                 with client.execute_query(f"select count(*){spend} from marts.{table}") as cursor:
                     row = cursor.fetchone()

@@ -155,3 +155,23 @@ def test_the_marts_and_whatever_depends_on_one_wait_for_the_build():
     ]
     assert held_keys(specs) == {key("marts/dim_dates"), key("intermediate/int_on_dates"),
                                 key("intermediate/int_two_steps_on"), key("marts/fct_x")}
+
+
+def test_a_name_the_marts_do_not_hold_costs_only_its_own_figures(tmp_path):
+    """mart_figures: counts and spend of the marts asked for; a name not in the marts schema (asked first by name
+    order) is skipped instead of losing the figures of every mart after it."""
+    import duckdb
+
+    from orchestration.assets.transform import mart_figures
+    from orchestration.resources import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_spend as select * from (values (1.25), (2.50), (null)) t(billed_cost_usd)")
+    con.execute("create table marts.model_catalog as select * from (values ('a'), ('b')) t(model)")
+    con.close()
+    figures = mart_figures(Warehouse(duckdb_path=str(path), pipelines_dir=str(tmp_path / "p")),
+                           {"fct_spend", "int_elsewhere", "model_catalog"})
+    assert figures == {"fct_spend": {"dagster/row_count": 3, "billed_cost_usd_total": 3.75},
+                       "model_catalog": {"dagster/row_count": 2}}
