@@ -74,12 +74,17 @@ def _json_text(value):
 
 def _for_csv(table: pa.Table) -> pa.Table:
     """Timestamps as ISO 8601 UTC text ('2026-11-20T00:00:00Z'), as FOCUS and spreadsheets expect: whole seconds
-    (Arrow's %S would print the microseconds), in UTC where the column has a time zone (naive ones are UTC here)."""
+    (Arrow's %S would print the microseconds), in UTC where the column has a time zone (naive ones are UTC here).
+    Each distinct second is formatted once: a day's FOCUS rows (~230k at L) hold a handful of period bounds, and
+    formatting every value was ~0.7 s of each day's export."""
     columns = []
     for field, column in zip(table.schema, table.columns):
         if pa.types.is_timestamp(field.type):
             seconds = column.cast(pa.timestamp("s", "UTC" if field.type.tz else None), safe=False)
-            column = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
+            distinct = pc.unique(seconds)
+            # a null stays null: its index is null (skip_nulls), and taking a null index gives null
+            positions = pc.index_in(seconds, value_set=distinct, skip_nulls=True)
+            column = pc.take(pc.strftime(distinct, format="%Y-%m-%dT%H:%M:%SZ"), positions)
         columns.append(column)
     return pa.Table.from_arrays(columns, names=table.column_names)
 

@@ -41,3 +41,16 @@ def test_a_duckdb_query_keeps_its_columns_types(tmp_path):
         {"day": dt.date(2026, 11, 20), "cost": Decimal("1.5"), "tags": '{"team": "payments"}', "unused": None},
         {"day": dt.date(2026, 11, 21), "cost": Decimal("0.000000001"), "tags": None, "unused": None},
     ]
+
+
+def test_repeated_timestamps_in_several_chunks_are_each_written_as_themselves():
+    # each distinct second is formatted once and put back in place: nulls, chunk borders and row order must survive
+    values = [dt.datetime(2026, 11, 30, 0, 0), None, dt.datetime(2026, 12, 1, 0, 0), dt.datetime(2026, 11, 30, 0, 0),
+              dt.datetime(2026, 11, 30, 23, 59, 59, 500_000)]
+    chunks = [pa.array(values[:2] * 3, pa.timestamp("us")), pa.array(values[2:] * 4 + values[:1], pa.timestamp("us"))]
+    table = pa.Table.from_batches([pa.record_batch([chunk], names=["ChargePeriodStart"]) for chunk in chunks])
+    assert table.column("ChargePeriodStart").num_chunks == 2
+    expected = [None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+                for value in values[:2] * 3 + values[2:] * 4 + values[:1]]
+    assert _for_csv(table).column("ChargePeriodStart").to_pylist() == expected
+    assert expected[-2] == "2026-11-30T23:59:59Z"  # the half second is cut, not rounded up to the next day
