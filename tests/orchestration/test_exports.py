@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
+import pytest
 import pyarrow as pa
 
 from orchestration.assets.exports import _for_csv, _query
@@ -54,3 +55,56 @@ def test_repeated_timestamps_in_several_chunks_are_each_written_as_themselves():
                 for value in values[:2] * 3 + values[2:] * 4 + values[:1]]
     assert _for_csv(table).column("ChargePeriodStart").to_pylist() == expected
     assert expected[-2] == "2026-11-30T23:59:59Z"  # the half second is cut, not rounded up to the next day
+
+
+def _focus_warehouse(tmp_path, days):
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_focus_cost_and_usage (x_usage_date date, BilledCost decimal(38, 9), "
+                "ChargePeriodStart timestamp)")
+    for n, day in enumerate(days):  # day n holds n + 1 rows of n + 1 dollars each
+        for _ in range(n + 1):
+            con.execute("insert into marts.fct_focus_cost_and_usage values (?, ?, ?)",
+                        [day, Decimal(n + 1), dt.datetime.combine(day, dt.time())])
+    con.close()
+    return Warehouse(kind="duckdb", duckdb_path=str(path), pipelines_dir=str(tmp_path / "pipelines"))
+
+
+def test_focus_export_writes_each_day_of_the_window_with_its_own_rows(tmp_path, monkeypatch):
+    # a day's files are written while the next day is read: every file must still hold its own day
+    import pyarrow.parquet as pq
+    from dagster import build_asset_context
+
+    from orchestration.assets.exports import focus_export
+
+    days = [dt.date(2026, 11, 27) + dt.timedelta(days=n) for n in range(4)]
+    warehouse = _focus_warehouse(tmp_path, days)
+    monkeypatch.setenv("FINOPS_EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "3")
+    with build_asset_context(partition_key="2026-11-30", resources={"warehouse": warehouse}) as context:
+        result = focus_export(context)
+    assert result.metadata["rows"] == 1 + 2 + 3 + 4
+    assert result.metadata["billed_cost_usd"] == 1 * 1 + 2 * 2 + 3 * 3 + 4 * 4
+    assert result.metadata["files"] == 8
+    for n, day in enumerate(days):
+        table = pq.read_table(tmp_path / "exports" / "focus" / f"{day}.parquet")
+        assert table.column("BilledCost").to_pylist() == [Decimal(n + 1)] * (n + 1)
+        assert "x_usage_date" not in table.column_names
+        csv = (tmp_path / "exports" / "focus" / f"{day}.csv").read_text().splitlines()
+        assert csv[1:] == [f'{n + 1}.000000000,"{day}T00:00:00Z"'] * (n + 1)
+
+
+def test_focus_export_fails_when_a_days_files_cannot_be_written(tmp_path, monkeypatch):
+    from dagster import build_asset_context
+
+    from orchestration.assets.exports import focus_export
+
+    days = [dt.date(2026, 11, 29), dt.date(2026, 11, 30)]
+    warehouse = _focus_warehouse(tmp_path, days)
+    monkeypatch.setenv("FINOPS_EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "1")
+    (tmp_path / "exports" / "focus" / "2026-11-29.parquet").mkdir(parents=True)  # a folder where the file goes
+    with build_asset_context(partition_key="2026-11-30", resources={"warehouse": warehouse}) as context:
+        with pytest.raises(OSError):
+            focus_export(context)
