@@ -2,7 +2,7 @@
 
 A static page (inline SVG charts, no network) for the last day of the partition window, written as
 `<FINOPS_EXPORT_DIR>/brief/<day>.html` and `latest.html`, plus `<day>.pdf` when Chromium is installed. It reads
-through dlt's SQL client (the exports' `_query`), so it works on any warehouse.
+through dlt's SQL client (as the exports do), so it works on any warehouse.
 """
 
 import datetime as dt
@@ -10,7 +10,7 @@ import datetime as dt
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from delivery.brief import gather, render, write_brief
-from orchestration.assets.exports import _query, export_dir
+from orchestration.assets.exports import _client, _read, export_dir
 from orchestration.partitions import daily_partitions
 from orchestration.resources import Warehouse
 
@@ -29,7 +29,8 @@ from orchestration.resources import Warehouse
 )
 def daily_brief(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     day = context.partition_time_window.end.date() - dt.timedelta(days=1)
-    data = gather(lambda sql, *params: _query(warehouse, sql, *params), day)
+    with _client(warehouse) as client:  # its seven queries on one connection
+        data = gather(lambda sql, *params: _read(warehouse, client, sql, *params), day)
     written = write_brief(render(data), export_dir(), day)
     headline = data["headline"]
     context.log.info(f"daily brief for {day}: ${headline['spend_7d']:,.2f} in the last 7 days, "

@@ -50,12 +50,6 @@ def export_dir() -> Path:
     return Path(os.environ.get("FINOPS_EXPORT_DIR", str(PROJECT_ROOT / "data" / "exports")))
 
 
-def _query(warehouse: Warehouse, sql: str, *params) -> pa.Table:
-    """One query on a connection of its own (see `_read`)."""
-    with _client(warehouse) as client:
-        return _read(warehouse, client, sql, *params)
-
-
 def _client(warehouse: Warehouse):
     """A connection for an export's queries: opening one costs 0.1-0.3 s on a warehouse of tens of GB (DuckDB reads
     its catalog), so an export asks all of its queries on one."""

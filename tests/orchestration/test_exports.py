@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import pyarrow as pa
 
-from orchestration.assets.exports import _for_csv, _query
+from orchestration.assets.exports import _client, _for_csv, _read
 from orchestration.resources import Warehouse
 
 
@@ -35,7 +35,9 @@ def test_a_duckdb_query_keeps_its_columns_types(tmp_path):
         (date '2026-11-21', 0.000000001::decimal(38, 9), null::json, null::varchar)) t(day, cost, tags, unused)""")
     con.close()
     warehouse = Warehouse(kind="duckdb", duckdb_path=str(path), pipelines_dir=str(tmp_path / "pipelines"))
-    table = _query(warehouse, "select * from marts.charges where day >= %s order by day", dt.date(2026, 11, 20))
+    with _client(warehouse) as client:
+        table = _read(warehouse, client, "select * from marts.charges where day >= %s order by day",
+                      dt.date(2026, 11, 20))
     assert table.schema.field("cost").type == pa.decimal128(38, 9)
     assert table.schema.field("unused").type == pa.string()  # all null, still the column's type (not Arrow's null)
     assert table.to_pylist() == [
