@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
 PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's saved parse, in a target folder
+VENV_DBT = Path(sys.executable).parent / "dbt"  # the dbt installed beside this interpreter (the project's venv)
 
 # nothing phones home, whichever entry point imported us first
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -157,7 +158,7 @@ class ProjectDbtCliResource(DbtCliResource):
     Another dbt executable (on PATH, or a dbt Fusion binary) keeps dagster-dbt's own behaviour."""
 
     def _is_beside_interpreter(self) -> bool:
-        return Path(self.dbt_executable) == Path(sys.executable).parent / "dbt"
+        return Path(self.dbt_executable) == VENV_DBT
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -173,6 +174,5 @@ class ProjectDbtCliResource(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     # the dbt beside this interpreter (the project's venv), so nothing depends on PATH
-    beside = Path(sys.executable).parent / "dbt"
     return ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), target=warehouse_kind(),
-                                 dbt_executable=str(beside) if beside.exists() else "dbt")
+                                 dbt_executable=str(VENV_DBT) if VENV_DBT.exists() else "dbt")

@@ -5,8 +5,8 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
-import pytest
 import pyarrow as pa
+import pytest
 
 from orchestration.assets.exports import _client, _for_csv, _read
 from orchestration.resources import Warehouse

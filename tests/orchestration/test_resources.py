@@ -32,7 +32,7 @@ def test_version_of_the_dbt_beside_the_interpreter_without_running_it(monkeypatc
 
 def test_another_dbt_executable_keeps_dagster_dbts_own_check(monkeypatch, tmp_path):
     elsewhere = tmp_path / "dbt"
-    elsewhere.write_text("#!/bin/sh\necho 'Core:\n  - installed: 1.10.7'\n")
+    elsewhere.write_text("#!/bin/sh\nexit 1\n")  # never run: dagster-dbt's check_output is replaced below
     elsewhere.chmod(0o755)
     asked = []
 
