@@ -230,7 +230,8 @@ def main() -> None:
     def load(name: str, dataset: str, source) -> tuple[int, float]:
         pipe = warehouse.pipeline(name, dataset)
         began = time.perf_counter()
-        pipe.run(source)
+        with warehouse.held_open():  # as the Dagster assets run it
+            pipe.run(source)
         seconds = time.perf_counter() - began
         rows = sum(m.row_counts.get(t, 0) for m in [pipe.last_trace.last_normalize_info] for t in m.row_counts
                    if not t.startswith("_dlt"))

@@ -80,7 +80,9 @@ def _provider_assets(provider: str, make_source: Callable, dataset: str):
         )
         source = make_source(start_date=start, end_date=end, lookback_days=lookback, connection=connection)
         pipeline = warehouse.pipeline(provider, dataset)
-        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+        with warehouse.held_open():
+            yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline),
+                                              pipeline)
 
     return _assets
 
@@ -113,7 +115,8 @@ def agent_telemetry_assets(context: AssetExecutionContext, dlt: DagsterDltResour
                      f"events of {start}..{end} (exclusive) plus {lookback} lookback day(s)")
     source = agent_telemetry_source(start_date=start, end_date=end, lookback_days=lookback)
     pipeline = warehouse.pipeline("agent_telemetry", "raw_agent_telemetry")
-    yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+    with warehouse.held_open():
+        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
 
 
 @dlt_assets(
@@ -129,7 +132,8 @@ def focus_files_assets(context: AssetExecutionContext, dlt: DagsterDltResource, 
     context.log.info(f"focus_files: {'demo export in ' if demo else ''}{location or 'no path configured'}")
     source = focus_files_source(lookback_days=settings.lookback_days())
     pipeline = warehouse.pipeline("focus_files", "raw_focus_files")
-    yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+    with warehouse.held_open():
+        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
 
 
 @dlt_assets(
@@ -143,7 +147,9 @@ def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource
 
     context.log.info(f"org directory: {default_org_directory_path()}")
     source = org_directory_source()
-    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline("org_directory", "raw_org"))
+    with warehouse.held_open():
+        yield from dlt.run(context=context, dlt_source=source,
+                           dlt_pipeline=warehouse.pipeline("org_directory", "raw_org"))
 
 
 @dlt_assets(
@@ -156,8 +162,9 @@ def pricing_assets(context: AssetExecutionContext, dlt: DagsterDltResource, ware
     import genai_prices
 
     context.log.info(f"price book: genai-prices {genai_prices.__version__}")
-    yield from dlt.run(context=context, dlt_source=pricing_source(),
-                       dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))
+    with warehouse.held_open():
+        yield from dlt.run(context=context, dlt_source=pricing_source(),
+                           dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))
 
 
 def with_quarantine_counts(results: Iterator, pipeline) -> Iterator:
