@@ -1,0 +1,170 @@
+"""The event log dagster.yaml configures: Dagster's SQLite one, same files and events, fewer connections."""
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
+
+import orchestration.storage as storage_module
+from orchestration.resources import PROJECT_ROOT
+from orchestration.storage import KEPT_ENGINES, ReusedEngineSqliteEventLogStorage
+
+
+@asset
+def spend():
+    return 3
+
+
+@asset_check(asset=spend)
+def spend_is_positive():
+    return AssetCheckResult(passed=True)
+
+
+def _instance(home: Path, monkeypatch, yaml_text: str) -> DagsterInstance:
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml_text)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return DagsterInstance.get()
+
+
+def _project_yaml() -> str:
+    return (PROJECT_ROOT / "dagster.yaml").read_text()
+
+
+def _events(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [r.dagster_event.event_type_value for r in instance.all_logs(run_id) if r.dagster_event]
+
+
+def test_the_project_instance_keeps_dagsters_files_and_stores_the_same_events(tmp_path, monkeypatch):
+    # Dagster's default storage, the same yaml without the event_log_storage block
+    stock_yaml = _project_yaml().split("event_log_storage:")[0]
+    stock = _instance(tmp_path / "stock", monkeypatch, stock_yaml)
+    stock_run = materialize([spend, spend_is_positive], instance=stock)
+    stock_dir = Path(stock.event_log_storage._base_dir).relative_to(tmp_path / "stock")
+
+    ours = _instance(tmp_path / "ours", monkeypatch, _project_yaml())
+    assert isinstance(ours.event_log_storage, ReusedEngineSqliteEventLogStorage)
+    run = materialize([spend, spend_is_positive], instance=ours)
+    # the same folder under DAGSTER_HOME (an instance's history carries over), the same events in the same order
+    assert Path(ours.event_log_storage._base_dir).relative_to(tmp_path / "ours") == stock_dir
+    assert (tmp_path / "ours" / stock_dir / f"{run.run_id}.db").exists()
+    assert _events(ours, run.run_id) == _events(stock, stock_run.run_id)
+    assert "ASSET_MATERIALIZATION" in _events(ours, run.run_id)
+    # the cross-run index has them too: the asset's latest materialization and the check's evaluation
+    latest = ours.get_latest_materialization_event(spend.key)
+    assert latest is not None and latest.run_id == run.run_id
+    check = ours.event_log_storage.get_latest_asset_check_execution_by_key([spend_is_positive.check_key])
+    assert check[spend_is_positive.check_key].run_id == run.run_id
+    stock.dispose()
+    ours.dispose()
+
+
+def test_one_engine_per_database_file_and_the_runs_database_checkpointed_after_each_write(tmp_path, monkeypatch):
+    made = []
+    real = storage_module.create_engine
+
+    def counting_create_engine(url, **kwargs):
+        made.append(url)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(storage_module, "create_engine", counting_create_engine)
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    run = materialize([spend, spend_is_positive], instance=instance)
+    stored = len(_events(instance, run.run_id))
+    assert stored >= 10
+    # two databases written (the run's, the index), two engines for all the run's events and reads
+    assert sorted(url.rsplit("/", 1)[1] for url in made) == sorted([f"{run.run_id}.db", "index.db"])
+    # the run's database has no write-ahead log left: each write's connection closed and checkpointed it into the
+    # file, whose changes are what the UI watches to follow a run
+    base = Path(instance.event_log_storage._base_dir)
+    assert not (base / f"{run.run_id}.db-wal").exists()
+    instance.dispose()
+
+
+def test_a_watcher_sees_a_running_runs_events_as_they_are_stored(tmp_path, monkeypatch):
+    """What the UI does to follow a run launched in another process: it watches the run's database file."""
+    from dagster._core.storage.event_log.base import EventLogCursor
+
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    run = materialize([spend], instance=instance)
+    records = instance.get_records_for_run(run.run_id).records
+    after_the_run = str(EventLogCursor.from_storage_id(records[-1].storage_id))
+    seen = []
+
+    def callback(entry, cursor):
+        seen.append(entry)
+
+    instance.event_log_storage.watch(run.run_id, after_the_run, callback)
+    try:
+        # two more events under that run id, stored as a run worker stores them
+        for record in records[:2]:
+            instance.event_log_storage.store_event(record.event_log_entry)
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [entry.dagster_event.event_type_value for entry in seen] == \
+            [record.event_log_entry.dagster_event.event_type_value for record in records[:2]]
+    finally:
+        instance.event_log_storage.end_watch(run.run_id, callback)
+        instance.dispose()
+
+
+def test_the_pooled_index_serves_several_threads_and_old_engines_are_let_go(tmp_path, monkeypatch):
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    run = materialize([spend], instance=instance)
+    materialized = [r.event_log_entry for r in instance.get_records_for_run(run.run_id).records
+                    if r.event_log_entry.dagster_event_type and
+                    r.event_log_entry.dagster_event_type.value == "ASSET_MATERIALIZATION"]
+    assert len(materialized) == 1
+    errors = []
+
+    def store_twenty():  # the index's pooled connections, checked out by one thread after another
+        try:
+            for _ in range(20):
+                instance.event_log_storage.store_event(materialized[0])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store_twenty) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # the run's one materialization and the 60 stored again, all in the cross-run index
+    assert len(instance.fetch_materializations(spend.key, limit=1000).records) == 61
+    # more runs than engines kept: the oldest engines are disposed, every run still reads back
+    run_ids = [run.run_id] + [materialize([spend], instance=instance).run_id for _ in range(KEPT_ENGINES)]
+    assert len(instance.event_log_storage._engines) <= KEPT_ENGINES
+    for run_id in run_ids:
+        assert "ASSET_MATERIALIZATION" in _events(instance, run_id)
+    instance.dispose()
+
+
+def test_wipe_lets_go_of_the_deleted_files_and_the_storage_keeps_working(tmp_path, monkeypatch):
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    old = materialize([spend], instance=instance)
+    base = Path(instance.event_log_storage._base_dir)
+    instance.event_log_storage.wipe()
+    assert not (base / f"{old.run_id}.db").exists()
+    assert instance.get_latest_materialization_event(spend.key) is None
+    new = materialize([spend], instance=instance)
+    assert instance.get_latest_materialization_event(spend.key).run_id == new.run_id
+    instance.dispose()
+
+
+def test_without_dagster_home_it_says_where_the_log_would_live(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(RuntimeError, match="DAGSTER_HOME"):
+        ReusedEngineSqliteEventLogStorage()
+
+
+def test_base_dir_from_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = ReusedEngineSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "log")})
+    assert Path(storage._base_dir) == tmp_path / "log"
+    assert (tmp_path / "log" / "index.db").exists()
+    shutil.rmtree(tmp_path / "log")
