@@ -18,14 +18,13 @@ This subclass changes two things, and nothing in what is stored or where:
 The same dbt step, this class and Dagster's alternated on one warehouse: 7.4-7.6 s storing the events against
 12.9-15.0 s, the step's wall time 50.8-52.4 s against 57.0-59.5 s (docs/performance.md, stop 27).
 
-Enabled in dagster.yaml (`event_log_storage`). The files are Dagster's own: by default the event-log folder of the
-instance in $DAGSTER_HOME (`history/runs/`, by Dagster's own rule), so an instance's history carries over either way;
-the class cannot see which directory an instance was loaded from, hence DAGSTER_HOME (or `base_dir` in its config).
+Enabled in dagster.yaml (`event_log_storage`). The files are Dagster's own: the instance's event-log folder
+(`history/runs/` in its directory, by Dagster's own rule), unless `base_dir` is configured, so an instance's history
+carries over either way.
 """
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Iterator, Optional
@@ -43,21 +42,23 @@ from sqlalchemy.pool import NullPool, QueuePool
 KEPT_ENGINES = 16  # a run's database and the index in a run worker; the runs a webserver shows, most recent first
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default storage keeps the event logs (`$DAGSTER_HOME/history/runs/`), by Dagster's own rule."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise RuntimeError("DAGSTER_HOME is not set: the event log lives under $DAGSTER_HOME "
-                           "(or set base_dir in dagster.yaml's event_log_storage config)")
-    return _event_logs_directory(home)
-
-
 class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's `SqliteEventLogStorage`; engines kept per database file, the index's connections pooled."""
 
     def __init__(self, base_dir: Optional[str] = None, inst_data: Optional[ConfigurableClassData] = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
+        self._inst_data = inst_data
+        self._base_dir_configured = bool(base_dir)
+        if base_dir:
+            super().__init__(base_dir, inst_data=inst_data)
+
+    def register_instance(self, instance) -> None:
+        # Without base_dir, the event-log folder of the instance being built, by the rule Dagster's default storage
+        # follows (`history/runs/` in the instance's directory). Dagster registers the storage with its instance first
+        # thing, before anything reads or writes through it.
+        if not self._base_dir_configured:
+            super().__init__(_event_logs_directory(instance.root_directory), inst_data=self._inst_data)
+        super().register_instance(instance)
 
     @classmethod
     def config_type(cls):

@@ -156,14 +156,21 @@ def test_wipe_lets_go_of_the_deleted_files_and_the_storage_keeps_working(tmp_pat
     instance.dispose()
 
 
-def test_without_dagster_home_it_says_where_the_log_would_live(monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    with pytest.raises(RuntimeError, match="DAGSTER_HOME"):
-        ReusedEngineSqliteEventLogStorage()
+def test_an_instance_loaded_from_its_folder_keeps_its_log_there_whatever_dagster_home_says(tmp_path, monkeypatch):
+    """A script (or a test) opening an instance by its folder while DAGSTER_HOME names another one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(_project_yaml())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    with DagsterInstance.from_config(str(home)) as instance:
+        run = materialize([spend], instance=instance)
+        assert (home / "history" / "runs" / f"{run.run_id}.db").exists()
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_latest_materialization_event(spend.key).run_id == run.run_id
+    assert not (tmp_path / "elsewhere").exists()
 
 
-def test_base_dir_from_config(tmp_path, monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+def test_base_dir_from_config(tmp_path):
     storage = ReusedEngineSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "log")})
     assert Path(storage._base_dir) == tmp_path / "log"
     assert (tmp_path / "log" / "index.db").exists()
