@@ -79,10 +79,7 @@ def _provider_assets(provider: str, make_source: Callable, dataset: str):
             f"days {start}..{end} (exclusive) plus {lookback} lookback day(s) for restatements"
         )
         source = make_source(start_date=start, end_date=end, lookback_days=lookback, connection=connection)
-        pipeline = warehouse.pipeline(provider, dataset)
-        with warehouse.held_open():
-            yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline),
-                                              pipeline)
+        yield from load(context, dlt, warehouse, source, provider, dataset)
 
     return _assets
 
@@ -114,9 +111,7 @@ def agent_telemetry_assets(context: AssetExecutionContext, dlt: DagsterDltResour
     context.log.info(f"agent_telemetry: {'demo files in ' if demo else ''}{location or 'no path configured'}, "
                      f"events of {start}..{end} (exclusive) plus {lookback} lookback day(s)")
     source = agent_telemetry_source(start_date=start, end_date=end, lookback_days=lookback)
-    pipeline = warehouse.pipeline("agent_telemetry", "raw_agent_telemetry")
-    with warehouse.held_open():
-        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+    yield from load(context, dlt, warehouse, source, "agent_telemetry", "raw_agent_telemetry")
 
 
 @dlt_assets(
@@ -131,9 +126,7 @@ def focus_files_assets(context: AssetExecutionContext, dlt: DagsterDltResource, 
     location, demo = resolve_location("focus_files", None)
     context.log.info(f"focus_files: {'demo export in ' if demo else ''}{location or 'no path configured'}")
     source = focus_files_source(lookback_days=settings.lookback_days())
-    pipeline = warehouse.pipeline("focus_files", "raw_focus_files")
-    with warehouse.held_open():
-        yield from with_quarantine_counts(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline), pipeline)
+    yield from load(context, dlt, warehouse, source, "focus_files", "raw_focus_files")
 
 
 @dlt_assets(
@@ -146,10 +139,8 @@ def org_directory_assets(context: AssetExecutionContext, dlt: DagsterDltResource
     from ingestion.org_directory import default_org_directory_path
 
     context.log.info(f"org directory: {default_org_directory_path()}")
-    source = org_directory_source()
-    with warehouse.held_open():
-        yield from dlt.run(context=context, dlt_source=source,
-                           dlt_pipeline=warehouse.pipeline("org_directory", "raw_org"))
+    yield from load(context, dlt, warehouse, org_directory_source(), "org_directory", "raw_org",
+                    quarantine_counts=False)
 
 
 @dlt_assets(
@@ -162,9 +153,17 @@ def pricing_assets(context: AssetExecutionContext, dlt: DagsterDltResource, ware
     import genai_prices
 
     context.log.info(f"price book: genai-prices {genai_prices.__version__}")
+    yield from load(context, dlt, warehouse, pricing_source(), "pricing", "raw_pricing", quarantine_counts=False)
+
+
+def load(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse, source, name: str,
+         dataset: str, quarantine_counts: bool = True) -> Iterator:
+    """dlt's run of `source` into `dataset`, the warehouse held open for the whole load (Warehouse.held_open), with
+    each raw table's quarantine count in its materialization (`with_quarantine_counts`) unless told otherwise."""
+    pipeline = warehouse.pipeline(name, dataset)
     with warehouse.held_open():
-        yield from dlt.run(context=context, dlt_source=pricing_source(),
-                           dlt_pipeline=warehouse.pipeline("pricing", "raw_pricing"))
+        results = dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        yield from with_quarantine_counts(results, pipeline) if quarantine_counts else results
 
 
 def with_quarantine_counts(results: Iterator, pipeline) -> Iterator:

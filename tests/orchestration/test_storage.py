@@ -1,6 +1,5 @@
 """The event log dagster.yaml configures: Dagster's SQLite one, same files and events, fewer connections."""
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -174,4 +173,3 @@ def test_base_dir_from_config(tmp_path):
     storage = ReusedEngineSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "log")})
     assert Path(storage._base_dir) == tmp_path / "log"
     assert (tmp_path / "log" / "index.db").exists()
-    shutil.rmtree(tmp_path / "log")
