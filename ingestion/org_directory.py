@@ -140,10 +140,13 @@ def default_org_directory_path() -> Path:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-# The last directory parsed, by its path and content digest: a run builds several sources that each read the
-# directory (GitHub's repositories, Jira's projects, the org tables), and a 10,000-person file takes seconds to parse
+# The directories parsed lately, by path and content digest: a run builds several sources that each read the
+# directory (GitHub's repositories, Jira's projects, the org tables), and a 10,000-person file takes ~1.9 s to parse
 # even with libyaml while hashing it takes milliseconds. An edited file has another digest and is parsed again.
-_LAST_PARSED: dict[str, tuple[str, OrgDirectory]] = {}
+# A few files, not one: loading Dagster's definitions reads the demo directory as well as yours, and with a cache of
+# one it evicted yours, so the run's first source parsed it a second time.
+_PARSED: dict[str, tuple[str, OrgDirectory]] = {}
+_PARSED_KEPT = 4
 
 
 def load_org_directory(path: Optional[Path | str] = None) -> OrgDirectory:
@@ -153,16 +156,18 @@ def load_org_directory(path: Optional[Path | str] = None) -> OrgDirectory:
     except FileNotFoundError:
         raise OrgDirectoryError(f"org directory {path} does not exist (set FINOPS_ORG_DIRECTORY to your file)") from None
     key, digest = str(path.resolve()), hashlib.sha256(content).hexdigest()
-    cached = _LAST_PARSED.get(key)
+    cached = _PARSED.pop(key, None)
     if cached and cached[0] == digest:
+        _PARSED[key] = cached  # the most recently used last
         return cached[1]
     try:
         raw = yaml.load(content.decode(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise OrgDirectoryError(f"org directory {path} is not valid YAML: {exc}") from None
     org = parse_org_directory(raw, source=str(path))
-    _LAST_PARSED.clear()  # one file at a time: tests and tools switch files, a long-lived process keeps one
-    _LAST_PARSED[key] = (digest, org)
+    _PARSED[key] = (digest, org)
+    while len(_PARSED) > _PARSED_KEPT:
+        del _PARSED[next(iter(_PARSED))]  # the least recently used
     return org
 
 

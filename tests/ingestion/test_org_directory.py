@@ -125,6 +125,31 @@ def test_an_unchanged_file_is_parsed_once_and_an_edited_one_again(tmp_path, monk
         load_org_directory(path)
 
 
+def test_a_second_file_read_in_between_does_not_make_the_first_parse_again(tmp_path, monkeypatch):
+    """Loading Dagster's definitions reads the demo directory besides yours; the run's sources then read yours."""
+    import ingestion.org_directory as org_directory
+
+    parsed = []
+    parse = org_directory.parse_org_directory
+    monkeypatch.setattr(org_directory, "parse_org_directory", lambda raw, source: parsed.append(source) or parse(raw, source))
+    monkeypatch.setattr(org_directory, "_PARSED", {})
+    files = []
+    for i in range(5):  # one more than the cache keeps
+        files.append(tmp_path / f"org{i}.yml")
+        files[-1].write_text(yaml.safe_dump(VALID).replace("Platform", f"Platform {i}"))
+    yours, demo = load_org_directory(files[0]), load_org_directory(files[1])
+    assert load_org_directory(files[0]) is yours and load_org_directory(files[1]) is demo
+    assert parsed == [str(files[0]), str(files[1])]
+    # four files kept, the least recently used goes: reading files 2..4 drops file 1 (file 0 was read after it)
+    assert load_org_directory(files[0]) is yours
+    for path in files[2:]:
+        load_org_directory(path)
+    assert load_org_directory(files[0]) is yours
+    assert load_org_directory(files[1]) is not demo
+    assert parsed == [str(f) for f in files[:2] + files[2:] + files[1:2]]
+    assert [t.name for t in load_org_directory(files[1]).teams][0] == "Platform 1"
+
+
 def _with_budgets(*budgets):
     doc = yaml.safe_load(yaml.safe_dump(VALID))
     doc["projects"].append({"id": "console", "team": "platform"})
