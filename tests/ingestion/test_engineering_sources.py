@@ -158,3 +158,25 @@ def test_the_demo_draws_pull_request_pages_only_as_far_as_they_are_read(demo_org
     assert listing.first(None) == history and fresh.pull_requests(repo) == tuple(history)
     assert fresh.pull_request(repo, history[123].number) == history[123]
     assert fresh.pull_request(repo, 999_999_999) is None
+
+
+@pytest.mark.parametrize("batch_rows", [5_000, 1])
+def test_deployments_reach_dlt_in_tables_of_many_repositories(engineering, transport, monkeypatch, batch_rows):
+    """dlt pays a few milliseconds for every table it is handed, so rows are gathered across repositories (up to
+    BATCH_ROWS a table, closed after a repository) rather than handed over one table per repository."""
+    import ingestion.github as github
+
+    monkeypatch.setattr(github, "BATCH_ROWS", batch_rows)
+    connection, session, _ = transport("github")
+    source = github_source(start_date=START.isoformat(), end_date=END.isoformat(), lookback_days=0,
+                           repositories=REPOS, connection=connection, session=session)
+    tables = list(source.resources["deployments"])
+    expected = {repo: sorted(d.id for d in engineering.deployments(repo) if START <= d.created_at.date() < END)
+                for repo in REPOS}
+    assert all(expected.values())
+    ids = [i for table in tables for i in table.column("deployment_id").to_pylist()]
+    assert sorted(ids) == sorted(i for repo_ids in expected.values() for i in repo_ids)
+    if batch_rows > 1:
+        assert len(tables) == 1
+    else:
+        assert [sorted(t.column("deployment_id").to_pylist()) for t in tables] == [expected[r] for r in REPOS]
