@@ -32,8 +32,9 @@ from ingestion.org_directory import load_org_directory
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
-# rows per Arrow table handed to dlt: each table costs dlt a few milliseconds whatever its size (hints, incremental
-# filter, writer), and one table per repository made that ~1 s of a day at 10,000 developers (377 repositories)
+# rows gathered across repositories before they go to dlt as one Arrow table (checked after each repository, so a
+# table holds at least this many, or the rest): dlt spends a few milliseconds on every table whatever its size (hints,
+# incremental filter, writer), and one table per repository made that ~1 s of a day at 10,000 developers (377)
 BATCH_ROWS = 5_000
 ANY_ISSUE_KEY = re.compile(r"\b([A-Z][A-Z0-9]{1,9}-\d+)\b")  # upper case only: "fix-12" in a branch is no ticket
 

@@ -162,8 +162,8 @@ def test_the_demo_draws_pull_request_pages_only_as_far_as_they_are_read(demo_org
 
 @pytest.mark.parametrize("batch_rows", [5_000, 1])
 def test_deployments_reach_dlt_in_tables_of_many_repositories(engineering, transport, monkeypatch, batch_rows):
-    """dlt pays a few milliseconds for every table it is handed, so rows are gathered across repositories (up to
-    BATCH_ROWS a table, closed after a repository) rather than handed over one table per repository."""
+    """dlt pays a few milliseconds for every table it is handed, so rows are gathered across repositories (a table
+    goes once the repositories so far gave BATCH_ROWS rows) rather than handed over one table per repository."""
     import ingestion.github as github
 
     monkeypatch.setattr(github, "BATCH_ROWS", batch_rows)
