@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
+from orchestration.resources import VENV_DBT
+
 ROOT = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).with_name("dbt")
 
 
 def write_project(folder: Path, models: dict[str, str]) -> None:
@@ -35,9 +34,8 @@ def dbt_run(folder: Path) -> str:
     log = folder / "logs" / "dbt.log"
     if log.exists():
         log.unlink()
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    done = subprocess.run([str(DBT), "run", "--project-dir", str(folder), "--profiles-dir", str(folder)],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(VENV_DBT), "run", "--project-dir", str(folder), "--profiles-dir", str(folder)],
+                          cwd=folder, capture_output=True, text=True, timeout=300)  # telemetry off: tests/conftest.py
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     return log.read_text()
 
