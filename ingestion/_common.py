@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common import logger
 
 from ingestion.http import Endpoint, MalformedResponseError, iter_pages
@@ -235,6 +236,84 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+class StepAside(Exception):
+    """A page holds something its column-wise reading would not read exactly as its row-by-row parser does."""
+
+
+Buckets = list[tuple[dt.datetime, dt.datetime, list[dict[str, Any]]]]
+
+
+def results_table(buckets: Buckets, schema: pa.Schema, known: set[str], group: tuple[str, ...], *,
+                  paths: Optional[Mapping[str, tuple[str, ...]]] = None, required: tuple[str, ...] = (),
+                  zero_when_missing: tuple[str, ...] = ()) -> pa.Table:
+    """A page of daily buckets (`(start, end, results)`, each result an object) as one `bucket_schema` table, read
+    column-wise in Arrow: exactly the rows a report's row-by-row parser makes of the page when it quarantines,
+    repairs and keeps as extra nothing. ~5x faster than a dict per row (Anthropic's usage at L: ~70k results a
+    page).
+
+    Every column of `schema` between the bucket columns and `extra_fields` is read from the result field of its
+    name, or from `paths[column]` for a nested one (`("cache_creation", "ephemeral_5m_input_tokens")`); a field
+    missing or null is null, or 0 for `zero_when_missing`. `known` lists the fields the parser reads or ignores on
+    purpose; `group` the columns `RowKeys` joins after the bucket's day, as the parser hands them to it.
+
+    Raises `StepAside` (the caller then takes the row-by-row path, which names, quarantines or refuses what it
+    finds) whenever that path could read the page differently: a field not in `known` (kept as extra there), a
+    value of another JSON type than its column's (a float or a bool for a count, a number for a dimension, a
+    nested field that is not an object), a `required` value missing, a negative integer (every integer column is a
+    count), a group listed twice in a bucket."""
+    results = [result for _, _, page in buckets for result in page]
+    if not results:
+        return schema.empty_table()
+    unknown = set().union(*results) - known
+    if unknown:
+        raise StepAside(f"fields not modelled ({', '.join(sorted(unknown))}), kept in extra_fields")
+    try:
+        records = pa.array(results)  # types inferred, so that a value of an unexpected JSON type shows
+    except (pa.ArrowException, OverflowError) as exc:
+        raise StepAside(str(exc).splitlines()[0][:200]) from None
+    n = len(results)
+    bucket = pa.array([i for i, (_, _, page) in enumerate(buckets) for _ in range(len(page))], pa.int32())
+    columns = {
+        "bucket_date": pa.array([start.date() for start, _, _ in buckets], pa.date32()).take(bucket),
+        "bucket_start": pa.array([start for start, _, _ in buckets], TIMESTAMP).take(bucket),
+        "bucket_end": pa.array([end for _, end, _ in buckets], TIMESTAMP).take(bucket),
+    }
+    for field in schema:
+        if field.name in columns or field.name in ("extra_fields", "row_key"):
+            continue
+        values: pa.Array = records
+        for step in (paths or {}).get(field.name, (field.name,)):
+            if pa.types.is_null(values.type):
+                break
+            if not pa.types.is_struct(values.type):
+                raise StepAside(f"a value on the way to '{field.name}' that is not an object")
+            values = pc.struct_field(values, step) if values.type.get_field_index(step) >= 0 else pa.nulls(n)
+        if pa.types.is_null(values.type):
+            values = pa.nulls(n, field.type)
+        elif values.type != field.type:
+            raise StepAside(f"'{field.name}' read as {values.type}, not {field.type}")
+        if field.name in required and values.null_count:
+            raise StepAside(f"a result without '{field.name}'")
+        if field.name in zero_when_missing:
+            values = values.fill_null(0)
+        if pa.types.is_integer(field.type) and values.null_count < n and pc.min(values).as_py() < 0:
+            raise StepAside(f"a negative '{field.name}'")
+        columns[field.name] = values
+
+    def as_key_text(values: pa.Array) -> pa.Array:  # as str() spells it, None left null (RowKeys: "")
+        return pc.if_else(values, "True", "False") if pa.types.is_boolean(values.type) else values
+
+    bases = pc.binary_join_element_wise(columns["bucket_date"].cast(pa.string()),
+                                        *(as_key_text(columns[c]) for c in group), "\x1f",
+                                        null_handling="replace", null_replacement="")
+    row_keys = RowKeys().claim_all(bases.to_pylist())
+    if row_keys is None:
+        raise StepAside("a group listed twice in a bucket")
+    columns["extra_fields"] = pa.nulls(n, pa.string())
+    columns["row_key"] = pa.array(row_keys, pa.string())
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
 MONEY = pa.decimal128(38, 12)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MERGE_BY_DAY = {"disposition": "merge", "strategy": "delete-insert"}
@@ -308,8 +387,8 @@ def with_empty_table(tables: Iterable[Any], schema: pa.Schema) -> Iterator[Any]:
 
 def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse: Callable, schema: pa.Schema,
                  resource: str, window: tuple[dt.date, dt.date], enabled: bool = True) -> Iterator[pa.Table]:
-    """Every page of an endpoint, parsed into rows (`parse(body, where, issues)`), yielded as one Arrow table each,
-    and the page's quarantined or normalized records as a table of `<resource>_quarantine`.
+    """Every page of an endpoint, parsed (`parse(body, where, issues)`: row dicts, or a table already), yielded as
+    one Arrow table each, and the page's quarantined or normalized records as a table of `<resource>_quarantine`.
 
     The API must answer with a bucket for every whole day of the window (an empty bucket for a quiet day): a day
     missing from the answer (an empty page in the middle, a truncated listing) fails the run, which then loads
@@ -320,9 +399,12 @@ def fetch_tables(client: Any, endpoint: Endpoint, params: dict[str, Any], parse:
     days_seen: set[dt.date] = set()
     for page_number, body in iter_pages(client, endpoint, params):
         issues = Issues(resource)
-        rows = parse(body, endpoint.describe(page_number), issues)
+        rows = parse(body, endpoint.describe(page_number), issues)  # a list of row dicts, or a table
         days_seen |= issues.days_seen
-        if rows:
+        if isinstance(rows, pa.Table):
+            if rows.num_rows:
+                yield rows
+        elif rows:
             yield to_table(rows, schema)
         if issues.rows:
             yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), f"{resource}_quarantine")

@@ -53,8 +53,9 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from ingestion import settings
 from ingestion._common import (
     SCHEMA_CONTRACT, QUARANTINE_SCHEMA, UTC,
-    MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
-    fetch_tables, int_field, parse_timestamp, rfc3339, str_field, to_table, today_utc,
+    MONEY, Buckets, Issues, RowKeys, SourceWindow, StepAside, accept, bucket_schema, daily_bucket_resource,
+    decimal_field, extra_fields, fetch_tables, int_field, parse_timestamp, results_table, rfc3339, str_field, to_table,
+    today_utc,
 )
 from ingestion.pricing import model_refs_resource
 from ingestion.http import (
@@ -166,10 +167,32 @@ USAGE_COUNTS = ("uncached_input_tokens", "cache_creation_5m_input_tokens", "cach
                 "cache_read_input_tokens", "output_tokens", "web_search_requests")
 
 
-def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
-    """One row per result; negative counts and repeated groups go to quarantine instead."""
+USAGE_DIMS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
+USAGE_PATHS = {"cache_creation_5m_input_tokens": ("cache_creation", "ephemeral_5m_input_tokens"),
+               "cache_creation_1h_input_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
+               "web_search_requests": ("server_tool_use", "web_search_requests")}
+USAGE_REQUIRED = ("uncached_input_tokens", "output_tokens")
+
+
+def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> pa.Table | list[dict[str, Any]]:
+    """One row per result; negative counts and repeated groups go to quarantine instead. Read column-wise as one
+    table (`results_table`), or result by result when a result needs it (the rows are the same either way)."""
+    buckets = list(_buckets(body, where, issues))
+    try:
+        return usage_table(buckets)
+    except StepAside as reason:
+        logger.info(f"{where}: read result by result ({reason})")
+    return usage_rows_one_by_one(buckets, where, issues)
+
+
+def usage_table(buckets: Buckets) -> pa.Table:
+    return results_table(buckets, USAGE_SCHEMA, USAGE_KNOWN, USAGE_DIMS, paths=USAGE_PATHS, required=USAGE_REQUIRED,
+                         zero_when_missing=tuple(c for c in USAGE_COUNTS if c not in USAGE_REQUIRED))
+
+
+def usage_rows_one_by_one(buckets: Buckets, where: str, issues: Issues) -> list[dict[str, Any]]:
     rows = []
-    for start, end, results in _buckets(body, where, issues):
+    for start, end, results in buckets:
         keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
@@ -177,8 +200,7 @@ def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[st
             tools = r.get("server_tool_use") or {}
             if not isinstance(cache, dict) or not isinstance(tools, dict):
                 raise MalformedResponseError(f"{here}: cache_creation/server_tool_use must be objects")
-            dims = [str_field(r, k, here) for k in ("api_key_id", "workspace_id", "model", "service_tier",
-                                                      "context_window", "inference_geo")]
+            dims = [str_field(r, k, here) for k in USAGE_DIMS]
             row = {
                 "bucket_date": start.date(),
                 "bucket_start": start,

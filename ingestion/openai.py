@@ -14,13 +14,14 @@ from typing import Any, Iterator, Optional
 import dlt
 import pyarrow as pa
 import requests
+from dlt.common import logger
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion import settings
 from ingestion._common import (
     SCHEMA_CONTRACT,
-    MONEY, Issues, RowKeys, SourceWindow, accept, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
-    fetch_tables, int_field, str_field, unix_seconds,
+    MONEY, Buckets, Issues, RowKeys, SourceWindow, StepAside, accept, bucket_schema, daily_bucket_resource,
+    decimal_field, extra_fields, fetch_tables, int_field, results_table, str_field, unix_seconds,
 )
 from ingestion.pricing import model_refs_resource
 from ingestion.http import Endpoint, MalformedResponseError, make_rest_client
@@ -89,14 +90,28 @@ def _buckets(body: dict[str, Any], where: str, issues: Issues
                bucket["results"])
 
 
-def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> list[dict[str, Any]]:
-    """One row per result; negative counts and repeated groups go to quarantine instead."""
+USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "service_tier")
+
+
+def usage_rows(body: dict[str, Any], where: str, issues: Issues) -> pa.Table | list[dict[str, Any]]:
+    """One row per result; negative counts and repeated groups go to quarantine instead. Read column-wise as one
+    table (`results_table`), or result by result when a result needs it (the rows are the same either way)."""
+    buckets = list(_buckets(body, where, issues))
+    try:
+        return results_table(buckets, USAGE_SCHEMA, USAGE_KNOWN, (*USAGE_DIMS, "batch"),
+                             required=("input_tokens", "output_tokens"))
+    except StepAside as reason:
+        logger.info(f"{where}: read result by result ({reason})")
+    return usage_rows_one_by_one(buckets, where, issues)
+
+
+def usage_rows_one_by_one(buckets: Buckets, where: str, issues: Issues) -> list[dict[str, Any]]:
     rows = []
-    for start, end, results in _buckets(body, where, issues):
+    for start, end, results in buckets:
         keys = RowKeys()  # a group repeats, if ever, within its bucket
         for j, r in enumerate(results):
             here = f"{where} {start.date()} result {j}"
-            dims = {k: str_field(r, k, here) for k in ("project_id", "user_id", "api_key_id", "model", "service_tier")}
+            dims = {k: str_field(r, k, here) for k in USAGE_DIMS}
             batch = r.get("batch")
             if batch is not None and not isinstance(batch, bool):
                 raise MalformedResponseError(f"{here}: 'batch' must be a boolean, got {batch!r}")

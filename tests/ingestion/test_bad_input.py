@@ -220,20 +220,19 @@ def test_a_column_changing_type_fails_loudly_instead_of_landing(world, transport
     """Schema contract: new columns may appear, but money or tokens turning into text must not load."""
     import pyarrow as pa
 
-    import ingestion._common as common
+    import ingestion.anthropic as anthropic
 
     pipe = run("anthropic", transport, pipeline, lambda body, path: body)  # a first, normal load
-    real_to_table = common.to_table
+    real_usage_rows = anthropic.usage_rows
 
-    def tokens_as_text(rows, schema):
-        table = real_to_table(rows, schema)
-        if "output_tokens" in table.column_names:
-            index = table.column_names.index("output_tokens")
-            table = table.set_column(index, pa.field("output_tokens", pa.string()),
-                                     table.column("output_tokens").cast(pa.string()))
-        return table
+    def tokens_as_text(body, where, issues):  # the usage page's table, its output_tokens turned into text
+        table = real_usage_rows(body, where, issues)
+        table = table if isinstance(table, pa.Table) else anthropic.to_table(table, anthropic.USAGE_SCHEMA)
+        index = table.column_names.index("output_tokens")
+        return table.set_column(index, pa.field("output_tokens", pa.string()),
+                                table.column("output_tokens").cast(pa.string()))
 
-    monkeypatch.setattr(common, "to_table", tokens_as_text)
+    monkeypatch.setattr(anthropic, "usage_rows", tokens_as_text)
     with pytest.raises(PipelineStepFailed) as failure:
         run("anthropic", transport, pipeline, lambda body, path: body)
     assert "output_tokens" in str(failure.value) and "data_type" in str(failure.value).lower().replace(" ", "_")
