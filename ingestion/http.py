@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from json import JSONDecodeError
 from typing import Any, Callable, Iterator, Mapping, Optional
+from urllib.parse import urlsplit
 
 import requests
 from dlt.common.jsonpath import compile_path
@@ -108,7 +109,30 @@ def make_session(demo_adapter: Optional[requests.adapters.BaseAdapter] = None, m
     session = Client(raise_for_status=False).session
     if demo_adapter is not None:
         session.mount(mount_prefix, demo_adapter)
+    read_environment_once_per_host(session)
     return session
+
+
+def read_environment_once_per_host(session: requests.Session) -> None:
+    """Have `session` read its settings from the environment (proxies and `no_proxy` for the host, a CA bundle
+    from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE) once per scheme and host instead of on every request.
+
+    requests scans the whole environment on every call (~0.1 ms); Copilot's per-user premium requests alone are
+    one call per seat holder per new day (~7k a day at L). The environment does not change during a run; the
+    settings a request is sent with are exactly what requests would have read."""
+    read = session.merge_environment_settings
+    known: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        where = urlsplit(url)
+        key = (where.scheme, where.netloc, tuple(sorted((proxies or {}).items())), stream, verify,
+               tuple(cert) if isinstance(cert, list) else cert)
+        if key not in known:
+            known[key] = read(url, proxies, stream, verify, cert)
+        settings = known[key]
+        return {**settings, "proxies": dict(settings["proxies"])}  # callers update what they are handed
+
+    session.merge_environment_settings = merge_environment_settings  # type: ignore[method-assign]
 
 
 # compiled once: dlt parses a string selector again on every page (~0.2 ms each; GitHub makes one call per PR)

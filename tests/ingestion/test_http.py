@@ -77,3 +77,30 @@ def test_error_statuses_name_the_endpoint_and_the_status_hook_decides_on_context
         pages(PagedAPI(1, status=401), context=CONTEXT)
     with pytest.raises(ProviderHTTPError, match=r"^fake /things for 2026-11-10: HTTP 401"):
         pages(PagedAPI(1, status=401), context=CONTEXT, status_hook=_raise_for_status(ENDPOINT, CONTEXT))
+
+
+def test_a_session_reads_proxies_from_the_environment_once_per_host(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.test")
+    reads = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda url, no_proxy=None: reads.append(url) or real(url, no_proxy=no_proxy))
+    session = make_session(PagedAPI(1), URL)
+
+    first = session.merge_environment_settings(f"{URL}/things?page=1", {}, None, None, None)
+    first["proxies"]["https"] = "changed by a caller"
+    again = session.merge_environment_settings(f"{URL}/other", {}, None, None, None)
+    direct = session.merge_environment_settings("https://direct.test/x", {}, None, None, None)
+    assert again["proxies"]["https"] == "http://proxy.internal:3128"  # what the environment says, unchanged
+    assert "https" not in direct["proxies"]  # NO_PROXY still applies, per host
+    assert reads == [f"{URL}/things?page=1", "https://direct.test/x"]  # once for each host
+    plain = requests.Session()  # what requests itself reads, on every call
+    assert again == plain.merge_environment_settings(f"{URL}/other", {}, None, None, None)
+    assert direct == plain.merge_environment_settings("https://direct.test/x", {}, None, None, None)
+    # a proxy the caller names wins over the environment's, as in requests
+    named = session.merge_environment_settings(f"{URL}/x", {"https": "http://mine:1"}, None, None, None)
+    assert named["proxies"]["https"] == "http://mine:1"
