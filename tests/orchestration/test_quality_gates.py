@@ -46,6 +46,19 @@ def test_what_would_corrupt_the_marts_blocks(changes, failed):
     assert list(metadata["failed"]) == [failed]
 
 
+def test_a_window_is_validated_without_fingerprinting_its_rows(monkeypatch):
+    """Great Expectations would hash every row of a window each time it fetches the batch (three times a table);
+    the checks skip that fingerprint, and the suites still see every row: a repeated key is still found."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    hashed = []
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", lambda df: hashed.append(len(df)) or "x")
+    assert validate(USAGE, usage_frame(), blocking_expectations(USAGE), "t10")[0]
+    passed, metadata = validate(USAGE, usage_frame(row_key="b"), blocking_expectations(USAGE), "t11")
+    assert not passed and list(metadata["failed"]) == ["expect_column_values_to_be_unique(row_key)"]
+    assert hashed == []
+
+
 def test_a_missing_column_blocks():
     passed, metadata = validate(USAGE, usage_frame().drop(columns=["output_tokens"]), blocking_expectations(USAGE), "t4")
     assert not passed and "expect_table_columns_to_match_set()" in metadata["failed"]
