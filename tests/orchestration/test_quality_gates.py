@@ -44,6 +44,8 @@ def test_what_would_corrupt_the_marts_blocks(changes, failed):
     passed, metadata = validate(USAGE, usage_frame(**changes), blocking_expectations(USAGE), "t3")
     assert not passed
     assert list(metadata["failed"]) == [failed]
+    # how many rows: the one changed, or for a repeated key both rows holding it
+    assert metadata["failed"][failed] == ("2" if "row_key" in changes else "1")
 
 
 def test_a_window_is_validated_without_fingerprinting_its_rows(monkeypatch):
