@@ -173,3 +173,60 @@ def test_base_dir_from_config(tmp_path):
     storage = ReusedEngineSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "log")})
     assert Path(storage._base_dir) == tmp_path / "log"
     assert (tmp_path / "log" / "index.db").exists()
+
+
+def _synchronous(storage: ReusedEngineSqliteEventLogStorage, shard: str) -> int:
+    with storage._connect(shard) as conn:
+        return conn.exec_driver_sql("PRAGMA synchronous").scalar()
+
+
+def test_sqlite_waits_for_the_disk_at_checkpoints_not_at_every_commit_unless_configured(tmp_path, monkeypatch):
+    # SQLite numbers the levels OFF=0, NORMAL=1, FULL=2, EXTRA=3; a new connection's default is FULL
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    run = materialize([spend], instance=instance)
+    storage = instance.event_log_storage
+    assert _synchronous(storage, run.run_id) == 1
+    assert _synchronous(storage, "index") == 1
+    # the write-ahead log Dagster sets up is what makes NORMAL safe: still on
+    with storage._connect(run.run_id) as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    instance.dispose()
+
+    full = _instance(tmp_path / "full", monkeypatch,
+                     _project_yaml() + "  config:\n    synchronous: FULL\n")
+    run = materialize([spend], instance=full)
+    assert _synchronous(full.event_log_storage, run.run_id) == 2
+    assert _synchronous(full.event_log_storage, "index") == 2
+    assert "ASSET_MATERIALIZATION" in _events(full, run.run_id)
+    full.dispose()
+
+    with pytest.raises(ValueError, match="synchronous must be one of NORMAL, FULL, EXTRA, not 'OFF'"):
+        ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "off"), synchronous="OFF")
+
+
+def test_a_table_found_in_the_index_is_not_looked_up_again_and_a_missing_one_is(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    asked = []
+    real = SqliteEventLogStorage.has_table
+
+    def counting_has_table(self, table_name):
+        asked.append(table_name)
+        return real(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting_has_table)
+    storage = ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "log"))
+    assert storage.has_table("asset_check_executions") and storage.has_table("asset_check_executions")
+    assert asked == ["asset_check_executions"]
+    # not there: asked every time, so a table a migration adds later is seen
+    assert not storage.has_table("table_from_a_later_migration")
+    with storage._connect("index") as conn:
+        conn.exec_driver_sql("CREATE TABLE table_from_a_later_migration (id INTEGER)")
+    assert storage.has_table("table_from_a_later_migration")
+    assert asked == ["asset_check_executions", "table_from_a_later_migration", "table_from_a_later_migration"]
+    # a wipe deletes the files: what was remembered goes with them (the table is looked up in the new files)
+    del asked[:]
+    storage.wipe()
+    assert storage.has_table("asset_check_executions")
+    assert asked.count("asset_check_executions") == 1
+    storage.dispose()
