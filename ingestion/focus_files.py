@@ -197,6 +197,22 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
+def _json_text_or_none(value: Any) -> Optional[str]:
+    """A JSON column's value as JSON text with sorted keys; None when it is blank or not a JSON object."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    parsed = _json_object(value)
+    return None if parsed is None else _json(parsed)
+
+
+def _not_a_json_object(value: Any) -> Optional[str]:
+    """'x' for a JSON column's value that is given (not blank) but not a JSON object, else None (a mask as text, so
+    that it can be computed per distinct value like the texts)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return "x" if _json_object(value) is None else None
+
+
 def _json_object(value: Any) -> Optional[dict]:
     """A JSON object from JSON text, a struct (dict) or a map (list of pairs); None when it is none of those."""
     if isinstance(value, dict):
@@ -210,6 +226,49 @@ def _json_object(value: Any) -> Optional[dict]:
             return None
         return parsed if isinstance(parsed, dict) else None
     return None
+
+
+# Value types a column's distinct values are rendered once for (Arrow dictionary-encodes them, and equal values are
+# equal Python values); floats (0.0 and -0.0 are one distinct value to Arrow) and nested values go row by row.
+_DISTINCT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_boolean,
+                   pa.types.is_decimal, pa.types.is_date, pa.types.is_timestamp)
+
+
+def _per_distinct(values: pa.Array, render) -> Optional[pa.Array]:
+    """`render(value)` (text or None) for every row, computed once per distinct value: a FOCUS column holds a
+    handful of distinct tags or SKU details over tens of thousands of rows. None for a type rendered row by row."""
+    if not any(is_type(values.type) for is_type in _DISTINCT_TYPES):
+        return None
+    encoded = pc.dictionary_encode(values)
+    rendered = pa.array([render(value) for value in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(rendered, encoded.indices)
+
+
+def json_entries(key_name: str, values: pa.Array) -> pa.Array:
+    """Per row `"key":<value as JSON>` (one entry of a JSON object, as `_json` writes it), null where the value is
+    null or empty text (an absent value is left out of the object)."""
+    def entry(value: Any) -> Optional[str]:
+        return None if value is None or value == "" else _json({key_name: value})[1:-1]
+
+    entries = _per_distinct(values, entry)
+    if entries is None:
+        entries = pa.array([entry(value) for value in values.to_pylist()], pa.string())
+    return entries
+
+
+def json_objects(entries: list[pa.Array], n: int) -> pa.Array:
+    """Per row the JSON object of its entries (given in the order of their keys), null where a row has none: the
+    same text as `_json` of the row's dict, column by column instead of a dict per row."""
+    if not entries:
+        return pa.nulls(n, pa.string())
+    # each entry led by a comma, nulls as nothing ("skip" would drop rows without any entry: pyarrow 26 returns a
+    # shorter array), then the first comma replaced by the opening brace
+    led = [pc.binary_join_element_wise(pa.scalar(","), entry, pa.scalar("")) for entry in entries]
+    joined = pc.binary_join_element_wise(*led, pa.scalar(""), null_handling="replace", null_replacement="")
+    wrapped = pc.binary_join_element_wise(pa.scalar("{"), pc.utf8_slice_codeunits(joined, 1), pa.scalar("}"),
+                                          pa.scalar(""))
+    # an entry is never empty text, so an empty join is a row without any entry
+    return pc.if_else(pc.equal(joined, ""), pa.nulls(n, pa.string()), wrapped)
 
 
 # ------------------------------------------------------------------------------------------------- reading
@@ -324,35 +383,32 @@ class FocusFile:
         refuse(pc.and_(currency.is_valid(), pc.not_equal(pc.utf8_upper(pc.utf8_trim_whitespace(currency)), "USD")),
                lambda i: f"currency {currency[i].as_py()} is not USD (no exchange rate is applied)")
 
-        # JSON columns, x_ columns and everything else, row by row
-        extras: list[dict[str, Any]] = [{} for _ in range(n)]
+        # JSON columns: each distinct value parsed once; one that is not a JSON object is kept in extra_fields
+        extras: dict[str, pa.Array] = {}  # extra_fields' entries by key
         for name in JSON_COLUMNS:
             source = column.get(mapped.get(name, ""))
             if source is None:
                 out[snake(name)] = pa.nulls(n, pa.string())
                 continue
-            texts = []
-            for i, value in enumerate(source.to_pylist()):
-                if value is None or (isinstance(value, str) and not value.strip()):
-                    texts.append(None)
-                    continue
-                parsed = _json_object(value)
-                if parsed is None:
-                    texts.append(None)
-                    extras[i][mapped[name]] = value
-                    if reasons[i] is None:
-                        self.json_repaired.setdefault(name, [0, value])[0] += 1
-                else:
-                    texts.append(_json(parsed))
-            out[snake(name)] = pa.array(texts, pa.string())
-        x_values = [{} for _ in range(n)]
-        for target, group in ((x_values, x_names), (extras, other_names)):
-            for name in group:
-                for i, value in enumerate(column[name].to_pylist()):
-                    if value is not None and value != "":
-                        target[i][name] = value
-        out["x_columns"] = pa.array([_json(v) if v else None for v in x_values], pa.string())
-        out["extra_fields"] = pa.array([_json(v) if v else None for v in extras], pa.string())
+            texts = _per_distinct(source, _json_text_or_none)
+            not_object = _per_distinct(source, _not_a_json_object)
+            if texts is None or not_object is None:
+                values = source.to_pylist()
+                texts = pa.array([_json_text_or_none(value) for value in values], pa.string())
+                not_object = pa.array([_not_a_json_object(value) for value in values], pa.string())
+            kept = [None] * n
+            for i in pc.indices_nonzero(not_object.is_valid()).to_pylist():
+                value = source[i].as_py()
+                kept[i] = _json({mapped[name]: value})[1:-1]
+                if reasons[i] is None:
+                    self.json_repaired.setdefault(name, [0, value])[0] += 1
+            extras[mapped[name]] = pa.array(kept, pa.string())
+            out[snake(name)] = texts
+        # x_ columns and everything else as JSON objects, keys sorted as _json sorts them
+        for name in other_names:
+            extras[name] = json_entries(name, column[name])
+        out["x_columns"] = json_objects([json_entries(name, column[name]) for name in sorted(set(x_names))], n)
+        out["extra_fields"] = json_objects([extras[name] for name in sorted(extras)], n)
         out["source_file"] = pa.array([self.source_file] * n, pa.string())
         out["source_row"] = pa.array(range(offset + 1, offset + n + 1), pa.int64())
         out["file_modified_at"] = pa.array([self.modified_at] * n, TIMESTAMP)

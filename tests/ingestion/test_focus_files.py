@@ -300,3 +300,41 @@ def test_live_mode_without_a_path_creates_empty_tables(pipeline, monkeypatch):
     pipe.run(focus_files_source())
     assert table_exists(pipe, "focus_costs") and table_exists(pipe, "focus_costs_quarantine")
     assert query(pipe, "select count(*) from focus_costs")[0][0] == 0
+
+
+def test_json_columns_x_columns_and_extra_fields_column_by_column():
+    """normalize builds the JSON texts per column (each distinct value rendered once); what it writes, by hand."""
+    from ingestion.focus_files import FocusFile
+
+    utc = dt.timezone.utc
+    tags = '{"b":1,"a":"\u00e9"}'
+    batch = pa.table({
+        "ChargePeriodStart": ["2026-11-20T00:00:00Z"] * 4,
+        "BilledCost": ["1", "2", "3", "4"],
+        "BillingCurrency": ["USD"] * 4,
+        "Tags": [tags, "oops", "  ", tags],
+        "x_Zeta": ['say "hi"', "", None, None],
+        "x_alpha": pa.array([5, None, None, None], pa.int64()),
+        "x_Flag": pa.array([True, None, None, None], pa.bool_()),
+        "x_When": pa.array([dt.datetime(2026, 11, 20, 10, tzinfo=utc), None, None, None], pa.timestamp("us", "UTC")),
+        "x_Ratio": pa.array([-0.0, 0.0, None, None], pa.float64()),
+        "x_List": pa.array([[1, 2], None, None, None], pa.list_(pa.int64())),
+        "custom_owner": ["ann", None, "", None],
+        "Another": pa.array([Decimal("1.50"), None, None, None], pa.decimal128(5, 2)),
+    })
+    focus = FocusFile("s3://bucket/focus.csv", None, None)
+    table = focus.normalize(batch)
+    assert table.column("x_columns").to_pylist() == [
+        '{"x_Flag":true,"x_List":[1,2],"x_Ratio":-0.0,"x_When":"2026-11-20T10:00:00+00:00",'
+        '"x_Zeta":"say \\"hi\\"","x_alpha":5}',
+        '{"x_Ratio":0.0}',
+        None,
+        None,
+    ]
+    # keys sorted, the text kept as it was (not escaped); the value that is not an object goes to extra_fields
+    assert table.column("tags").to_pylist() == ['{"a":"\u00e9","b":1}', None, None, '{"a":"\u00e9","b":1}']
+    assert table.column("extra_fields").to_pylist() == [
+        '{"Another":"1.50","custom_owner":"ann"}', '{"Tags":"oops"}', None, None]
+    assert focus.json_repaired == {"Tags": [1, "oops"]}
+    # each row once, all four loaded
+    assert table.column("source_row").to_pylist() == [1, 2, 3, 4]
