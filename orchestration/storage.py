@@ -53,7 +53,8 @@ DEFAULT_SYNCHRONOUS = "NORMAL"
 
 
 class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
-    """Dagster's `SqliteEventLogStorage`; engines kept per database file, the index's connections pooled."""
+    """Dagster's `SqliteEventLogStorage`; engines kept per database file, the index's connections pooled, SQLite's
+    `synchronous` configurable (NORMAL by default), the index's tables remembered once found."""
 
     def __init__(self, base_dir: Optional[str] = None, inst_data: Optional[ConfigurableClassData] = None,
                  synchronous: str = DEFAULT_SYNCHRONOUS):
