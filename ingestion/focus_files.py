@@ -197,20 +197,20 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _json_text_or_none(value: Any) -> Optional[str]:
     """A JSON column's value as JSON text with sorted keys; None when it is blank or not a JSON object."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    parsed = _json_object(value)
+    parsed = None if _blank(value) else _json_object(value)
     return None if parsed is None else _json(parsed)
 
 
 def _not_a_json_object(value: Any) -> Optional[str]:
     """'x' for a JSON column's value that is given (not blank) but not a JSON object, else None (a mask as text, so
     that it can be computed per distinct value like the texts)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return "x" if _json_object(value) is None else None
+    return "x" if not _blank(value) and _json_object(value) is None else None
 
 
 def _json_object(value: Any) -> Optional[dict]:
@@ -234,14 +234,16 @@ _DISTINCT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_int
                    pa.types.is_decimal, pa.types.is_date, pa.types.is_timestamp)
 
 
-def _per_distinct(values: pa.Array, render) -> Optional[pa.Array]:
-    """`render(value)` (text or None) for every row, computed once per distinct value: a FOCUS column holds a
-    handful of distinct tags or SKU details over tens of thousands of rows. None for a type rendered row by row."""
-    if not any(is_type(values.type) for is_type in _DISTINCT_TYPES):
-        return None
-    encoded = pc.dictionary_encode(values)
-    rendered = pa.array([render(value) for value in encoded.dictionary.to_pylist()], pa.string())
-    return pc.take(rendered, encoded.indices)
+def _per_distinct(values: pa.Array, *renders) -> list[pa.Array]:
+    """Each `render(value)` (text or None) for every row, computed once per distinct value where the type allows
+    (a FOCUS column holds a handful of distinct tags or SKU details over tens of thousands of rows), else per row."""
+    if any(is_type(values.type) for is_type in _DISTINCT_TYPES):
+        encoded = pc.dictionary_encode(values)
+        distinct = encoded.dictionary.to_pylist()
+        return [pc.take(pa.array([render(value) for value in distinct], pa.string()), encoded.indices)
+                for render in renders]
+    rows = values.to_pylist()
+    return [pa.array([render(value) for value in rows], pa.string()) for render in renders]
 
 
 def json_entries(key_name: str, values: pa.Array) -> pa.Array:
@@ -250,10 +252,7 @@ def json_entries(key_name: str, values: pa.Array) -> pa.Array:
     def entry(value: Any) -> Optional[str]:
         return None if value is None or value == "" else _json({key_name: value})[1:-1]
 
-    entries = _per_distinct(values, entry)
-    if entries is None:
-        entries = pa.array([entry(value) for value in values.to_pylist()], pa.string())
-    return entries
+    return _per_distinct(values, entry)[0]
 
 
 def json_objects(entries: list[pa.Array], n: int) -> pa.Array:
@@ -390,12 +389,7 @@ class FocusFile:
             if source is None:
                 out[snake(name)] = pa.nulls(n, pa.string())
                 continue
-            texts = _per_distinct(source, _json_text_or_none)
-            not_object = _per_distinct(source, _not_a_json_object)
-            if texts is None or not_object is None:
-                values = source.to_pylist()
-                texts = pa.array([_json_text_or_none(value) for value in values], pa.string())
-                not_object = pa.array([_not_a_json_object(value) for value in values], pa.string())
+            texts, not_object = _per_distinct(source, _json_text_or_none, _not_a_json_object)
             kept = [None] * n
             for i in pc.indices_nonzero(not_object.is_valid()).to_pylist():
                 value = source[i].as_py()
