@@ -113,6 +113,26 @@ excluded_first as (
 
 ),
 
+-- the entities with a finding of this rule confirmed 'real': the first pass only serves to find those findings, and
+-- an entity's episodes depend on its own series alone, so the first pass tests these entities only (usually none:
+-- it then costs nothing). A finding_id is 'statistical:team_provider:<team_id>/<provider>:<first day>': the entity's
+-- findings are the ids that start with everything before the day.
+confirmed_entities as (
+
+    select distinct entities.team_id, entities.provider
+    from (
+        select
+            team_id,
+            provider,
+            {{ dbt.concat(["'statistical:team_provider:'", 'team_id', "'/'", 'provider', "':'"]) }} as finding_prefix
+        from entities
+    ) as entities
+    inner join feedback
+        on feedback.feedback = 'real'
+        and substr(feedback.finding_id, 1, {{ dbt.length('entities.finding_prefix') }}) = entities.finding_prefix
+
+),
+
 {% for pass in ['first', 'final'] %}
 {%- set excluded = 'excluded_' ~ pass %}
 
@@ -124,6 +144,11 @@ excluded_first as (
         tested.usage_date,
         history.spend
     from series as tested
+    {%- if pass == 'first' %}
+    inner join confirmed_entities
+        on confirmed_entities.team_id = tested.team_id
+        and confirmed_entities.provider = tested.provider
+    {%- endif %}
     inner join series as history
         on history.team_id = tested.team_id
         and history.provider = tested.provider
