@@ -66,7 +66,9 @@ sprints as (
         sum(person_days.lines_changed) as lines_changed,
         sum(person_days.tickets_closed) as tickets_closed,
         sum(person_days.story_points) as story_points,
-        count(distinct case when person_days.ai_cost_usd > 0 then person_days.day end) as days_with_ai_usage
+        -- person_days holds one row per person and day (both sides are grouped by day and person), so counting
+        -- rows counts days, without the distinct aggregate's hash set per sprint
+        count(case when person_days.ai_cost_usd > 0 then 1 end) as days_with_ai_usage
     from person_days
     inner join dates on dates.date_day = person_days.day
     group by person_days.person_email, dates.sprint_start
