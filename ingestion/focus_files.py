@@ -246,11 +246,16 @@ def _per_distinct(values: pa.Array, *renders) -> list[pa.Array]:
     return [pa.array([render(value) for value in rows], pa.string()) for render in renders]
 
 
+def _json_entry(key_name: str, value: Any) -> str:
+    """`"key":<value as JSON>`: one entry of a JSON object, as `_json` writes it."""
+    return _json({key_name: value})[1:-1]
+
+
 def json_entries(key_name: str, values: pa.Array) -> pa.Array:
     """Per row `"key":<value as JSON>` (one entry of a JSON object, as `_json` writes it), null where the value is
     null or empty text (an absent value is left out of the object)."""
     def entry(value: Any) -> Optional[str]:
-        return None if value is None or value == "" else _json({key_name: value})[1:-1]
+        return None if value is None or value == "" else _json_entry(key_name, value)
 
     return _per_distinct(values, entry)[0]
 
@@ -393,7 +398,7 @@ class FocusFile:
             kept = [None] * n
             for i in pc.indices_nonzero(not_object.is_valid()).to_pylist():
                 value = source[i].as_py()
-                kept[i] = _json({mapped[name]: value})[1:-1]
+                kept[i] = _json_entry(mapped[name], value)
                 if reasons[i] is None:
                     self.json_repaired.setdefault(name, [0, value])[0] += 1
             extras[mapped[name]] = pa.array(kept, pa.string())
