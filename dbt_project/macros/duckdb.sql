@@ -4,15 +4,22 @@
 {#- An incremental run first writes its new rows to a temporary table, reads that table's columns (schema change
     checks) and then copies it into the model's table. On DuckDB the temporary relation of an incremental SQL model
     is a view instead: the columns are the same, the rows are computed once, by the insert, and never held twice in
-    memory (at 10,000 developers the FOCUS mart's window is 780,000 rows x 50 columns). Every other table dbt-duckdb
-    creates, temporary or not, is its own. -#}
+    memory (at 10,000 developers the FOCUS mart's window is 780,000 rows x 50 columns). A table whose SQL marks its
+    inputs with full_build_batch() is built a month at a time (macros/full_build_batches.sql). Every other table
+    dbt-duckdb creates, temporary or not, is its own. -#}
 {% macro duckdb__create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none, sorted_by=none) -%}
     {%- if temporary and language == 'sql' and config.get('materialized') == 'incremental' -%}
         create temporary view {{ relation.include(database=false, schema=false) }} as (
             {{ compiled_code }}
         )
     {%- else -%}
-        {{ dbt.duckdb__create_table_as(temporary, relation, compiled_code, language, partitioned_by, sorted_by) }}
+        {%- set batched = none if temporary or language != 'sql'
+                          else full_build_in_batches(relation, compiled_code, language, partitioned_by, sorted_by) -%}
+        {%- if batched is not none -%}
+            {{ batched }}
+        {%- else -%}
+            {{ dbt.duckdb__create_table_as(temporary, relation, compiled_code, language, partitioned_by, sorted_by) }}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -14,7 +14,8 @@
 -- (included requests bill nothing, usage-based ones their cents); calls that are not token based stay apart so that
 -- money they cost lands as a line of its own rather than on tokens. Max mode is not in the grain: it changes
 -- Cursor's rate, not the list price, and the group's billed cents are exact either way.
--- Incremental like the ledger: a run deletes and rebuilds the days of its window.
+-- Incremental like the ledger: a run deletes and rebuilds the days of its window; a full build goes a month at a
+-- time (macros/full_build_batches.sql).
 with
 
 events as (
@@ -22,6 +23,8 @@ events as (
     select * from {{ ref('stg_cursor__usage_events') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    where {{ full_build_batch('usage_date') }}
     {% endif %}
 
 ),

@@ -19,6 +19,7 @@
 -- shared among its input, output and cache lines by list cost, and never reach another user's or kind's tokens.
 -- allocation_key = allocation_group where a provider sets one, else the price key.
 -- Materialized incrementally (the run's window is deleted and rebuilt): this is the heavy join, done once per day.
+-- A full build goes a month at a time (macros/full_build_batches.sql): every group is within one day.
 {%- set group_keys = ['provider', 'usage_date', 'scope_kind', 'scope_id', 'model_ref', 'allocation_key',
                       'price_context', 'context_tier'] %}
 
@@ -31,6 +32,8 @@ usage as {{ cte_inlined() }} (
     select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_usage_priced') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    where {{ full_build_batch('usage_date') }}
     {% endif %}
 
 ),
@@ -40,6 +43,8 @@ costs as (
     select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_billed_cost_lines') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    where {{ full_build_batch('usage_date') }}
     {% endif %}
 
 ),

@@ -13,7 +13,8 @@
 -- that overlap it (see macros/periods.sql). Weeks and months add up day rows (the same dimensions; sums of sums of
 -- exact decimals are exact): the window's days from the ledger, their neighbours in those weeks and months from the
 -- day rows this table already holds (the pre-hook deleted the window's), so a daily run reads the ledger's window
--- only, not the month to date.
+-- only, not the month to date. A full build goes a month at a time (macros/full_build_batches.sql): a month's batch
+-- holds its days, its month and the weeks that start in it, and reads the ledger 6 days past the month for those.
 with
 
 ledger as (
@@ -21,6 +22,9 @@ ledger as (
     select * from {{ ref('fct_ai_usage_daily') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    -- a full build goes a month at a time; a month's batch reads 6 days more, for the weeks starting in it
+    where {{ full_build_batch('usage_date', spill_days=6) }}
     {% endif %}
 
 ),
@@ -89,6 +93,9 @@ all_days as (
 rolled as (
 
     select 'day' as period_type, days.* from days
+    {% if not is_incremental() %}
+    where {{ full_build_batch('period_start') }}
+    {% endif %}
     {% for period_type in ['week', 'month'] %}
     union all
     select
@@ -102,6 +109,8 @@ rolled as (
     from all_days
     {% if is_incremental() %}
     where {{ is_rebuilt_period('cast(' ~ dbt.date_trunc(period_type, 'period_start') ~ ' as date)', period_type, 0) }}
+    {% else %}
+    where {{ full_build_batch('cast(' ~ dbt.date_trunc(period_type, 'period_start') ~ ' as date)') }}
     {% endif %}
     group by cast({{ dbt.date_trunc(period_type, 'period_start') }} as date), {{ dims | join(', ') }}
     {% endfor %}

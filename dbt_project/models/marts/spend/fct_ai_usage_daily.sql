@@ -11,7 +11,8 @@
 -- cost (priced from the dated price book) and billed cost (the providers' cost reports allocated down to this grain).
 --
 -- Incremental: each run deletes and rebuilds the days of its window (min_date..max_date), so rows outside the
--- window keep the price version they were priced with, and a re-run of a day never double counts.
+-- window keep the price version they were priced with, and a re-run of a day never double counts. A full build
+-- goes a month at a time (macros/full_build_batches.sql), so the table is in date order.
 with
 
 lines as (
@@ -19,6 +20,8 @@ lines as (
     select * from {{ ref('int_usage_attributed') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    where {{ full_build_batch('usage_date') }}
     {% endif %}
 
     union all
@@ -27,6 +30,8 @@ lines as (
     select * from {{ ref('int_shared_cost_lines') }}
     {% if is_incremental() %}
     where usage_date between {{ window_start() }} and {{ window_end() }}
+    {% else %}
+    where {{ full_build_batch('usage_date') }}
     {% endif %}
 
 ),
