@@ -243,16 +243,17 @@ class DemoTelemetry:
         return tuple(w.records)
 
     def _bloat_session(self, rng: np.random.Generator, user: CodeUser, start: int) -> tuple[dict[str, Any], ...]:
-        """Nobody compacts: a short first question, then turn after turn that reads files and logs in full (12k to
-        16k new tokens a request, two requests a turn) into a Sonnet session with the 1M context window, until the
-        last turns read ~600k tokens each."""
+        """Nobody compacts: a short first question, then turn after turn that reads files and logs in full (14k to
+        15k new tokens a request, two requests a turn) into a Sonnet session with the 1M context window, until the
+        last turns read ~600k tokens each. The new tokens and the answers vary little, so that every turn costs
+        more than the one before (its two reads alone add ~$0.017; the variation is worth ~$0.011 at most)."""
         w = _SessionWriter(self, rng, user, start)
         context = 0
         for turn in range(BLOAT_TURNS):
             prompt_id = w.prompt(*((40, 400) if turn == 0 else (300, 3000)))
             for _ in range(1 if turn == 0 else 2):
-                fresh = SYSTEM_PROMPT_TOKENS if context == 0 else int(rng.integers(12_000, 16_000))
-                input_tokens, output_tokens = int(rng.integers(2, 60)), max(1, int(rng.lognormal(5.6, 0.5)))
+                fresh = SYSTEM_PROMPT_TOKENS if context == 0 else int(rng.integers(14_000, 15_000))
+                input_tokens, output_tokens = int(rng.integers(2, 60)), int(rng.integers(150, 250))
                 w.request(prompt_id, SONNET, input_tokens, output_tokens, context, fresh, "repl_main_thread")
                 context += fresh + input_tokens + output_tokens
                 w.tool_result(prompt_id, "Read")
