@@ -17,9 +17,9 @@
     So every row falls in exactly one batch whatever its date, and a history older than the horizon is still built,
     in one batch. `full_build_batch_months: 0` builds in one statement.
 
-    spill_days: the batch also takes the days from its end up to spill_days - 1 days past it. A rollup that must see
-    a whole week from a batch (fct_ai_spend_by_period) reads 6 days more and keeps the weeks that start in its month
-    (a marker of its own on the week's first day). -#}
+    spill_days: the batch also reads the spill_days days that follow it. A rollup that must see a whole week from a
+    batch (fct_ai_spend_by_period) reads 6 days more and keeps the weeks that start in its month (a marker of its own
+    on the week's first day); its days and its month keep to the month (markers without spill). -#}
 {% macro full_build_batch(expression, spill_days=0) -%}
     (1 = 1 /*full_build_batch:{{ spill_days }}:{{ expression }}:full_build_batch*/)
 {%- endmacro %}

@@ -1,10 +1,11 @@
-"""dbt_project/macros/duckdb.sql on a small dbt project of its own (real dbt, real DuckDB file)."""
+"""dbt_project/macros/duckdb.sql (and full_build_batches.sql, which it calls) on a small dbt project of its own
+(real dbt, real DuckDB file)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
-import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 
