@@ -246,7 +246,8 @@ class DemoTelemetry:
         """Nobody compacts: a short first question, then turn after turn that reads files and logs in full (14k to
         15k new tokens a request, two requests a turn) into a Sonnet session with the 1M context window, until the
         last turns read ~600k tokens each. The new tokens and the answers vary little, so that every turn costs
-        more than the one before (its two reads alone add ~$0.017; the variation is worth ~$0.011 at most)."""
+        more than the one before (its two longer reads alone add ~$0.017 at standard prices; the variation is worth
+        ~$0.011 at most; both double in the long-context tier)."""
         w = _SessionWriter(self, rng, user, start)
         context = 0
         for turn in range(BLOAT_TURNS):
