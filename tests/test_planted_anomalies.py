@@ -433,8 +433,8 @@ def test_daily_runs_equal_a_full_rebuild(env, run_90_days, tmp_path):
     """The warehouse the backfill and the daily partitions built holds exactly what one `dbt run --full-refresh`
     over the same raw data builds: every mart and intermediate table, row for row (an incremental model that cut a
     baseline short, missed a period or kept a stale one differs). The backfill built the large facts a month at a
-    time (macros/full_build_batches.sql; the 90 days span three or four months); the rebuild builds each in one statement
-    (full_build_batch_months: 0), so a batch that lost or doubled a row, or split a week, differs too."""
+    time (macros/full_build_batches.sql; the 90 days span three or four months); the rebuild builds each in one
+    statement (full_build_batch_months: 0), so a batch that lost or doubled a row, or split a week, differs too."""
     copy = tmp_path / "rebuilt.duckdb"
     shutil.copy(env["WAREHOUSE_PATH"], copy)
     result = subprocess.run(
