@@ -6,9 +6,10 @@
     calendar month after another, the table comes out in month order without a sort, each statement holds a month
     in memory rather than the history, and a daily run's filters skip the other months' row groups.
 
-    How: where a model reads its input on a full build it says `where {{ full_build_batch('usage_date') }}`. That is
-    `(1 = 1 /*...*/)`, a filter that keeps every row, carrying the column in a comment, so the model's SQL is the
-    same whole-history build on every warehouse, in unit tests and in `dbt compile`. On DuckDB, the table's create
+    How: where a model reads its input it says `where {{ input_window('usage_date') }}`: the run's window on an
+    incremental run, and on a full build `full_build_batch('usage_date')`. That is `(1 = 1 /*...*/)`, a filter that
+    keeps every row, carrying the column in a comment, so the model's SQL is the same whole-history build on every
+    warehouse, in unit tests and in `dbt compile`. On DuckDB, the table's create
     (duckdb__create_table_as) finds these markers and runs the SQL once per batch, each marker replaced by that
     batch's range: a create, then an insert per later batch, in date order, in one transaction.
 
@@ -22,6 +23,16 @@
     on the week's first day); its days and its month keep to the month (markers without spill). -#}
 {% macro full_build_batch(expression, spill_days=0) -%}
     (1 = 1 /*full_build_batch:{{ spill_days }}:{{ expression }}:full_build_batch*/)
+{%- endmacro %}
+
+{#- Where an incremental fact reads its input: the run's window on an incremental run, the full build's batch (with
+    its spill) otherwise. -#}
+{% macro input_window(column, spill_days=0) -%}
+    {%- if is_incremental() -%}
+        {{ column }} between {{ window_start() }} and {{ window_end() }}
+    {%- else -%}
+        {{ full_build_batch(column, spill_days) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The batches of a full build started on `today`: a list of (start, end) ISO dates, start inclusive and end

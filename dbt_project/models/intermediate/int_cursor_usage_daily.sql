@@ -21,11 +21,7 @@ with
 events as (
 
     select * from {{ ref('stg_cursor__usage_events') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    where {{ full_build_batch('usage_date') }}
-    {% endif %}
+    where {{ input_window('usage_date') }}
 
 ),
 

@@ -30,22 +30,14 @@ with
 usage as {{ cte_inlined() }} (
 
     select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_usage_priced') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    where {{ full_build_batch('usage_date') }}
-    {% endif %}
+    where {{ input_window('usage_date') }}
 
 ),
 
 costs as (
 
     select *, coalesce(allocation_group, price_key) as allocation_key from {{ ref('int_billed_cost_lines') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    where {{ full_build_batch('usage_date') }}
-    {% endif %}
+    where {{ input_window('usage_date') }}
 
 ),
 

@@ -20,12 +20,8 @@ with
 ledger as (
 
     select * from {{ ref('fct_ai_usage_daily') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    -- a full build goes a month at a time; a month's batch reads 6 days more, for the weeks starting in it
-    where {{ full_build_batch('usage_date', spill_days=6) }}
-    {% endif %}
+    -- on a full build a month's batch reads 6 days more, for the weeks starting in it
+    where {{ input_window('usage_date', spill_days=6) }}
 
 ),
 

@@ -18,21 +18,13 @@ with
 lines as (
 
     select * from {{ ref('int_usage_attributed') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    where {{ full_build_batch('usage_date') }}
-    {% endif %}
+    where {{ input_window('usage_date') }}
 
     union all
 
     -- shared costs split among teams (the directory's fixed_costs): lines of their own, owned by their teams
     select * from {{ ref('int_shared_cost_lines') }}
-    {% if is_incremental() %}
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-    {% else %}
-    where {{ full_build_batch('usage_date') }}
-    {% endif %}
+    where {{ input_window('usage_date') }}
 
 ),
 
