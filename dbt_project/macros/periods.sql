@@ -46,3 +46,25 @@
         delete from {{ this }} where {{ is_rebuilt_period(column, grain, lookback) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The person-days int_person_feature_cost_daily rebuilds in a run: every day of the window (the ledger's days
+    changed), and each day in flight of a work item that changed in the window (int_work_item_spans'
+    last_changed_date: a ticket resolved, a pull request merged, or a ticket a pull request names resolved). An item
+    finishing today puts up to work_item_max_days of its past in flight, and a ticket resolved after the pull request
+    that names it gives that pull request's days an epic. Nothing else changes a person-day's shares (a directory fix
+    applies to the days rebuilt after it, as in the ledger). The columns are the outer query's: the subquery's own are
+    named apart from them so that the reference is not captured, on every engine. -#}
+{% macro is_feature_cost_rebuilt(person_column, day_column) -%}
+    ({{ day_column }} between {{ window_start() }} and {{ window_end() }}
+        or exists (
+            select 1
+            from (
+                select {{ person_label('person_email') }} as changed_person, span_start as changed_from,
+                    span_end as changed_to
+                from {{ ref('int_work_item_spans') }}
+                where last_changed_date between {{ window_start() }} and {{ window_end() }}
+            ) as changed_items
+            where changed_items.changed_person = {{ person_column }}
+                and {{ day_column }} between changed_items.changed_from and changed_items.changed_to
+        ))
+{%- endmacro %}
