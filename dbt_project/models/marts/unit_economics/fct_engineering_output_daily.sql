@@ -1,10 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where output_date >= {{ window_start() }}{% endif %}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per day x team x person: pull requests merged, lines changed, tickets closed, story points, and (on the
 -- team's own row, person '(team)') deployments. Output of people not in the directory is person 'unallocated'.
+-- Incremental: a run rebuilds the days from its window's first on. Not only to its last: a deployment counts on the
+-- day it succeeded, which can be after the day it was created (and loaded).
 with
 
 events as (
 
     select * from {{ ref('int_engineering_output_events') }}
+    {% if is_incremental() %}
+    where output_date >= {{ window_start() }}
+    {% endif %}
 
 ),
 
