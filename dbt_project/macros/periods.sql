@@ -51,9 +51,11 @@
     changed), and each day in flight of a work item that changed in the window (int_work_item_spans'
     last_changed_date: a ticket resolved, a pull request merged, or a ticket a pull request names resolved). An item
     finishing today puts up to work_item_max_days of its past in flight, and a ticket resolved after the pull request
-    that names it gives that pull request's days an epic. Nothing else changes a person-day's shares (a directory fix
-    applies to the days rebuilt after it, as in the ledger). The columns are the outer query's: the subquery's own are
-    named apart from them so that the reference is not captured, on every engine. -#}
+    that names it gives that pull request's days an epic. Nothing else changes a person-day's shares, with two
+    exceptions kept as the ledger keeps its lines: a directory fix applies to the days rebuilt after it, and a ticket
+    reassigned after it was resolved (loaded again within the lookback) leaves its share on the former assignee's
+    days before the window until those are rebuilt. The columns are the outer query's: the subquery's own are named
+    apart from them so that the reference is not captured, on every engine. -#}
 {% macro is_feature_cost_rebuilt(person_column, day_column) -%}
     ({{ day_column }} between {{ window_start() }} and {{ window_end() }}
         or exists (
