@@ -228,7 +228,7 @@ explore: fct_developer_unit_economics {
 explore: fct_engineering_output_daily {
   label: "Engineering Output Daily"
   group_label: "AI FinOps"
-  description: "One row per day x team x person: pull requests merged, lines changed, tickets closed, story points; deployments on the team's own row (person '(team)'). Output of people missing from the directory is person 'unallocated'."
+  description: "One row per day x team x person: pull requests merged, lines changed, tickets closed, story points; deployments on the team's own row (person '(team)'). Output of people missing from the directory is person 'unallocated'. Incremental: a run rebuilds the days from its window's first on (a deployment counts on the day it succeeded)."
 
   join: dim_dates {
     type: left_outer
