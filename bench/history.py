@@ -42,7 +42,10 @@ def repeat_engineering_output(connection: duckdb.DuckDBPyConnection, period_star
                                "(select min(resolved_date) from raw_jira.issues))").fetchone()[0]
     if first is None:
         return _counts(connection)
-    copies = min(-(-(first - period_start).days // sample_days), MAX_COPIES)
+    copies = -(-(first - period_start).days // sample_days)
+    if copies > MAX_COPIES:  # the issue keys have room for 99 copies; a shorter history would pass unnoticed
+        raise ValueError(f"{copies} copies of {sample_days} sampled days are needed to reach {period_start}; at most "
+                         f"{MAX_COPIES}: sample more days")
     for k in range(1, copies + 1):
         days = k * sample_days
         shift = f"interval {days} day"

@@ -75,3 +75,10 @@ def test_nothing_sampled_copies_nothing(warehouse):
         warehouse.execute(f"delete from {table}")
     assert repeat_engineering_output(warehouse, D(2026, 10, 6), 2) == {
         "raw_github.pull_requests": 0, "raw_github.deployments": 0, "raw_jira.issues": 0}
+
+
+def test_a_period_the_keys_have_no_room_for_is_refused(warehouse):
+    # 9 Oct back to 1 Jul 2026 in steps of 1 day: 100 copies, one more than the issue keys' two digits hold
+    with pytest.raises(ValueError, match="100 copies"):
+        repeat_engineering_output(warehouse, D(2026, 7, 1), 1)
+    assert warehouse.execute("select count(*) from raw_jira.issues").fetchone()[0] == 1
