@@ -1,6 +1,6 @@
 -- One row per calendar day (vars calendar_start, calendar_days), with its ISO week, month and sprint.
--- Sprints are sprint_length_days long, counted from sprint_anchor_date (days before the anchor count backwards).
-{%- set anchor = date_literal(var('sprint_anchor_date')) %}
+-- Sprints are sprint_length_days long, counted from sprint_anchor_date (days before the anchor count backwards):
+-- macros/sprints.sql.
 {%- set length = var('sprint_length_days') | int %}
 
 with
@@ -22,8 +22,7 @@ sprints as (
 
     select
         date_day,
-        cast(floor(1.0 * {{ dbt.datediff(anchor, 'date_day', 'day') }} / {{ length }}) as {{ dbt.type_int() }})
-            as sprint_number
+        {{ sprint_number('date_day') }} as sprint_number
     from days
 
 )
@@ -34,7 +33,7 @@ select
     cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start,
     sprint_number,
     {{ dbt.concat(["'Sprint '", dbt.cast('sprint_number + 1', dbt.type_string())]) }} as sprint_name,
-    cast({{ dbt.dateadd('day', 'sprint_number * ' ~ length, anchor) }} as date) as sprint_start,
-    cast({{ dbt.dateadd('day', 'sprint_number * ' ~ length ~ ' + ' ~ (length - 1), anchor) }} as date) as sprint_end,
+    {{ sprint_day('date_day') }} as sprint_start,
+    {{ sprint_day('date_day', length - 1) }} as sprint_end,
     {{ dbt.datediff(dbt.date_trunc('week', 'date_day'), 'date_day', 'day') }} >= 5 as is_weekend
 from sprints
