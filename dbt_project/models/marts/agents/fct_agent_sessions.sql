@@ -30,22 +30,40 @@
 
 with
 
-requests as (
+-- read three times on an incremental run (the window's sessions, their first day, their events): recomputed where
+-- read rather than buffered whole on DuckDB, so that each read's filters reach the raw table's scan. Buffered, a year
+-- of a large organisation's telemetry (22M requests at 10,000 developers) made the daily run's read take 38 s.
+requests as {{ cte_inlined() }} (
 
     select * from {{ ref('stg_agent_telemetry__requests') }}
 
 ),
 
+{% if is_incremental() %}
+window_sessions as (
+
+    select distinct tool, agent_session_id, session_key
+    from requests
+    where usage_date between {{ window_start() }} and {{ window_end() }}
+
+),
+
+{% endif %}
 events as (
 
     select *
     from requests
     {% if is_incremental() %}
-    where session_key in (
-        select session_key
-        from requests
-        where usage_date between {{ window_start() }} and {{ window_end() }}
-    )
+    where session_key in (select session_key from window_sessions)
+        -- from the first day any of those sessions has a request on: found on the tool and the id the session key
+        -- hashes, so that the key (an md5) is computed for the requests from that day on, not for the whole history
+        and usage_date >= (
+            select min(earlier.usage_date)
+            from requests as earlier
+            inner join window_sessions
+                on window_sessions.tool = earlier.tool
+                and window_sessions.agent_session_id = earlier.agent_session_id
+        )
     {% endif %}
 
 ),
