@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        pre_hook="{{ delete_window_sessions('usage_date') }}",
+        on_schema_change='fail',
+    )
+}}
 -- One row per agent model request (answered or failed) with its session's owner and an estimated cost: the helper
 -- of the per-request rules (retry_loop, forgotten_agent, verbose_prompt).
 --
@@ -6,17 +13,37 @@
 -- remaining cost (fct_agent_sessions.cost_usd minus what was reported, i.e. the price book's figure) shared among those
 -- requests in proportion to their tokens. So the requests of a session add up to the session's cost_usd, and no
 -- price lookup is repeated here. Activity at list price, not billed money (as fct_agent_sessions).
+--
+-- Incremental like fct_agent_sessions (macros/sessions.sql): a run rebuilds the requests of every session with a
+-- request in its window, all of them, since a request's share depends on its whole session.
 with
+
+-- read three times on an incremental run (macros/sessions.sql): recomputed where read, not buffered whole on DuckDB
+all_requests as {{ cte_inlined() }} (
+
+    select * from {{ ref('stg_agent_telemetry__requests') }}
+
+),
+
+{% if is_incremental() %}
+{{ window_sessions_cte('all_requests') }}
+{% endif %}
 
 requests as (
 
-    select * from {{ ref('stg_agent_telemetry__requests') }}
+    select * from all_requests
+    {% if is_incremental() %}
+    where {{ is_window_session_request('all_requests') }}
+    {% endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('fct_agent_sessions') }}
+    {% if is_incremental() %}
+    where session_key in (select session_key from window_sessions)
+    {% endif %}
 
 ),
 

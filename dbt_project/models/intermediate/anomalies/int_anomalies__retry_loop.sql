@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        pre_hook="{{ delete_window_session_findings() }}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule retry_loop: one row per agent session that re-sent near-identical requests in a burst, or kept failing.
 --
 -- A burst: at least var('anomaly_retry_burst_requests') answered requests of the session within
@@ -8,6 +15,9 @@
 -- (fct_agent_sessions.error_requests, inclusive) in the session. observed is the largest burst's request count (the
 -- failed attempts when there is no burst), baseline the threshold it crossed. The expected cost leaves out the
 -- burst's repeats (every request of the largest burst but its first); failed attempts cost nothing.
+--
+-- Incremental like fct_agent_sessions (macros/sessions.sql): a session's finding depends on its own requests only,
+-- so a run tests again the sessions with a request in its window and keeps the others' findings.
 {%- set window_ns = (var('anomaly_retry_burst_minutes') | int) * 60000000000 %}
 
 with
@@ -15,12 +25,18 @@ with
 requests as (
 
     select * from {{ ref('int_anomalies__agent_requests') }}
+    {% if is_incremental() %}
+    where {{ is_window_session_key('session_key') }}
+    {% endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_anomalies__session_base') }}
+    {% if is_incremental() %}
+    where {{ is_window_session_key('session_key') }}
+    {% endif %}
 
 ),
 

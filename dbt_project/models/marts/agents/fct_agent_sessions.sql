@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy=append_strategy(),
         on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where session_date between {{ window_start() }} and {{ window_end() }} or session_key in (select session_key from {{ ref('stg_agent_telemetry__requests') }} where usage_date between {{ window_start() }} and {{ window_end() }}){% endif %}",
+        pre_hook="{{ delete_window_sessions('session_date') }}",
     )
 }}
 -- One row per agent session (tool x session id; a GenAI span without a session id belongs to its trace): who ran it
@@ -30,9 +30,7 @@
 
 with
 
--- read three times on an incremental run (the window's sessions, their first day, their events): recomputed where
--- read rather than buffered whole on DuckDB, so that each read's filters reach the raw table's scan. Buffered, a year
--- of a large organisation's telemetry (22M requests at 10,000 developers) made the daily run's read take 38 s.
+-- read three times on an incremental run (macros/sessions.sql): recomputed where read, not buffered whole on DuckDB
 requests as {{ cte_inlined() }} (
 
     select * from {{ ref('stg_agent_telemetry__requests') }}
@@ -40,30 +38,15 @@ requests as {{ cte_inlined() }} (
 ),
 
 {% if is_incremental() %}
-window_sessions as (
-
-    select distinct tool, agent_session_id, session_key
-    from requests
-    where usage_date between {{ window_start() }} and {{ window_end() }}
-
-),
-
+{{ window_sessions_cte('requests') }}
 {% endif %}
+
 events as (
 
     select *
     from requests
     {% if is_incremental() %}
-    where session_key in (select session_key from window_sessions)
-        -- from the first day any of those sessions has a request on: found on the tool and the id the session key
-        -- hashes, so that the key (an md5) is computed for the requests from that day on, not for the whole history
-        and usage_date >= (
-            select min(earlier.usage_date)
-            from requests as earlier
-            inner join window_sessions
-                on window_sessions.tool = earlier.tool
-                and window_sessions.agent_session_id = earlier.agent_session_id
-        )
+    where {{ is_window_session_request('requests') }}
     {% endif %}
 
 ),
