@@ -1,5 +1,6 @@
-"""A period's engineering output without hours of demo simulation: the sampled days of GitHub's pull requests and
-deployments and Jira's issues, landed through their clients, repeated back over the period with keys of their own.
+"""A period's engineering output and agent telemetry without hours of demo simulation: the sampled days of GitHub's
+pull requests and deployments, Jira's issues and the coding agents' requests (OpenTelemetry), landed through their
+clients, repeated back over the period with keys of their own.
 
 At L a year of the demo's GitHub and Jira APIs takes hours of simulation, so the bench lands their last N days
 (`--sample-days`). The models that share AI cost over work in flight (int_work_item_spans,
@@ -10,8 +11,15 @@ each row a key the demo never makes: pull request numbers and deployment ids shi
 keys with a zero-led number (the demo's never start with 0), and the issue keys a pull request's title, branch and
 links name remapped the same way, so a copied pull request still names its copied ticket. Epics (parent keys) stay:
 a team's epics span the year.
-"""
 
+The agent telemetry (raw_agent_telemetry.agent_requests: one row per model request, hundreds of thousands a day at
+L) is sampled the same way, and the models over it (the sessions, the anomaly rules' baselines, the daily ledger)
+would otherwise read N days where a real warehouse holds a year. Its copies move the day, the timestamp and the
+nanoseconds (and the date a file's name carries) back by the same exact number of hours, and suffix every id
+('-h<copy>': session, prompt, request, trace, span, the event key, dlt's row id if there is one), the same suffix
+for every row of a copy: a copied session's requests still make one session, crossing midnight if the original did,
+and never meet the original's or another copy's. The demo's event keys are md5 hex and never hold a '-'.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +31,11 @@ import duckdb
 PR_NUMBER_STEP = 10**8
 DEPLOYMENT_ID_STEP = 10**11
 MAX_COPIES = 99
+
+TELEMETRY = "raw_agent_telemetry.agent_requests"
+# a request's ids, suffixed per copy (null stays null: a log record has no trace, a span may have no session)
+TELEMETRY_IDS = ("session_id", "prompt_id", "request_id", "trace_id", "span_id", "event_key")
+DAY_NS = 86_400 * 10**9
 
 
 def _remap(expression: str, k: int) -> str:
@@ -78,6 +91,56 @@ def repeat_engineering_output(connection: duckdb.DuckDBPyConnection, period_star
             from raw_jira.issues
             where issue_id not like '%-%' and resolved_date - {shift} >= date '{period_start}'""")
     return _counts(connection)
+
+
+def repeat_agent_telemetry(connection: duckdb.DuckDBPyConnection, period_start: dt.date,
+                           sample_days: int) -> dict[str, int]:
+    """Copy the agent requests landed so far (the sample) back in steps of `sample_days` days, copy k by
+    k * sample_days days, as long as a copy's usage_date is on or after `period_start` (the rows of a copy that
+    would fall before it are left out). Returns the table's rows afterwards. Only original rows (event keys without
+    a '-') are copied, so copies are never copied again; run it once, on the sample alone: a table that holds copies
+    already is refused (its copies' keys would collide)."""
+    if sample_days < 1:
+        raise ValueError("sample_days must be at least 1")
+    copied = connection.execute(f"select count(*) from {TELEMETRY} where event_key like '%-%'").fetchone()[0]
+    if copied:
+        raise ValueError(f"{TELEMETRY} holds {copied:,} copied rows already: repeat the sample alone, once")
+    first = connection.execute(f"select min(usage_date) from {TELEMETRY}").fetchone()[0]
+    if first is None:
+        return _telemetry_counts(connection)
+    columns = {name for (name,) in connection.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw_agent_telemetry' and table_name = 'agent_requests'").fetchall()}
+    ids = TELEMETRY_IDS + (("_dlt_id",) if "_dlt_id" in columns else ())  # dlt's row id, if it adds one
+    copies = -(-(first - period_start).days // sample_days)
+    for k in range(1, copies + 1):
+        days = k * sample_days
+        # a timestamptz minus `interval n day` keeps the wall clock of the session's time zone (an hour off the
+        # nanoseconds across a DST change); hours are exact. `usage_date >= first` only spares reading the copies made
+        # so far (those that land before the sample); `event_key not like '%-%'` is what keeps them out
+        connection.execute(f"""
+            insert into {TELEMETRY} by name
+            select usage_date - {days} as usage_date, event_at - interval {days * 24} hour as event_at,
+                   event_time_unix_nano - {days * DAY_NS} as event_time_unix_nano,
+                   {_file_day_back('source_file', days)} as source_file,
+                   {', '.join(f"{name} || '-h{k}' as {name}" for name in ids)},
+                   * exclude (usage_date, event_at, event_time_unix_nano, source_file, {', '.join(ids)})
+            from {TELEMETRY}
+            where event_key not like '%-%' and usage_date >= date '{first}'
+              and usage_date >= date '{period_start + dt.timedelta(days=days)}'""")
+    return _telemetry_counts(connection)
+
+
+def _file_day_back(column: str, days: int) -> str:
+    """SQL: a file's url with the date its name carries (the demo's claude-code-2026-11-10.jsonl.gz) `days` days
+    earlier; a url whose name carries no date (or a folder's only) as it is."""
+    parts = f"regexp_extract({column}, '^(.*?)([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})([^/]*)$', ['head', 'day', 'tail'])"
+    return (f"coalesce({parts}.head || strftime(try_cast({parts}.day as date) - {days}, '%Y-%m-%d') || {parts}.tail, "
+            f"{column})")
+
+
+def _telemetry_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {TELEMETRY: connection.execute(f"select count(*) from {TELEMETRY}").fetchone()[0]}
 
 
 def _counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:

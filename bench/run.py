@@ -331,6 +331,19 @@ def main() -> None:
         print(f"  engineering output for the period (the last {args.sample_days} days repeated back): "
               + ", ".join(f"{rows:,} {table}" for table, rows in results["engineering_output_rows"].items())
               + f" ({time.perf_counter() - began:.1f}s, not measured)", flush=True)
+    if sample and "agent_telemetry" not in measured:
+        # the sessions, the anomaly rules' baselines and the daily ledger read every agent request of the history: a
+        # period's worth, not the sample's few days (bench/history.py)
+        import duckdb
+
+        from bench.history import repeat_agent_telemetry
+
+        began = time.perf_counter()
+        with duckdb.connect(warehouse.duckdb_path) as con:
+            results["agent_telemetry_rows"] = repeat_agent_telemetry(con, start, args.sample_days)
+        print(f"  agent telemetry for the period (the last {args.sample_days} days repeated back): "
+              + ", ".join(f"{rows:,} {table}" for table, rows in results["agent_telemetry_rows"].items())
+              + f" ({time.perf_counter() - began:.1f}s, not measured)", flush=True)
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
 
@@ -462,6 +475,9 @@ def main() -> None:
            f"with keys of their own (pull requests / deployments / issues) | " + " / ".join(
                f"{rows:,}" for rows in results["engineering_output_rows"].values()) + " |"]
           if "engineering_output_rows" in results else []),
+        *([f"| agent telemetry for the period: the last {args.sample_days} days of agent requests repeated back with "
+           f"ids of their own (requests) | {results['agent_telemetry_rows']['raw_agent_telemetry.agent_requests']:,} |"]
+          if "agent_telemetry_rows" in results else []),
         f"| one daily incremental run: dlt (every provider, 1 day + lookback; of which making demo data) + dbt build"
         f" | {results['daily_dlt_s']} s ({results['daily_demo_s']} s) + {results['daily_dbt_s']} s = "
         f"{results['daily_incremental_s']} s |",
