@@ -68,3 +68,26 @@
             )
     {%- endif -%}
 {%- endmacro %}
+
+{#- Day rules over agent requests (verbose_prompt). A run rebuilt the requests of its window's sessions
+    (int_anomalies__agent_requests) from window_sessions_first_day(): the first day one of them has a request on
+    (a session left running since the day before changes that day too), or the window's first day. A day's finding
+    depends on that day and the `lookback` days before it (its baseline), so the run tests again the days from that
+    first day whose baseline reaches no later than the window's last day (the upper bound subtracts from the column,
+    as is_rebuilt_period does). -#}
+{% macro window_sessions_first_day() -%}
+    coalesce(
+        (
+            select min(session_date)
+            from {{ ref('int_anomalies__session_base') }}
+            where session_date < {{ window_start() }}
+                and {{ is_window_session_key('session_key') }}
+        ),
+        {{ window_start() }}
+    )
+{%- endmacro %}
+
+{% macro is_session_day_retested(column, lookback) -%}
+    ({{ column }} >= {{ window_sessions_first_day() }}
+        and cast({{ dbt.dateadd('day', -lookback, column) }} as date) <= {{ window_end() }})
+{%- endmacro %}

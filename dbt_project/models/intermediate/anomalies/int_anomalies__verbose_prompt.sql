@@ -1,4 +1,13 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        pre_hook="{% if is_incremental() %}delete from {{ this }}
+            where {{ is_session_day_retested('period_start', var('anomaly_baseline_days') | int) }}{% endif %}",
+        on_schema_change='fail',
+    )
+}}
+-- depends_on: {{ ref('int_anomalies__session_base') }}
 -- Rule verbose_prompt: one row per user (person, unknown user or service) x agent tool x day whose cost per answered
 -- request is above var('anomaly_verbose_prompt_ratio') x (strictly) the median of its daily cost per request over its
 -- active days in the var('anomaly_baseline_days') days before (at least var('anomaly_verbose_prompt_min_history_days')
@@ -7,6 +16,12 @@
 -- carry no request counts, so API keys are not measured here: the agents' telemetry is. A user-day with a request of a
 -- session the session rules flagged (expensive_session, forgotten_agent, context_bloat, retry_loop) gets no finding
 -- here: that session already explains the day (one alert per cause).
+--
+-- Incremental: a day's finding depends on the user's requests of that day and of the days before, and on whether
+-- the day's sessions were flagged (a session rule reads that session alone). A run rebuilds whole the sessions with a
+-- request in its window (int_anomalies__agent_requests), from the first day one of them has a request on
+-- (a session left running since the day before changes that day too), so it tests again every day from that one
+-- whose baseline reaches no later than the window (macros/sessions.sql) and keeps the other days' findings.
 {%- set window_days = var('anomaly_baseline_days') | int %}
 
 with
@@ -15,6 +30,9 @@ requests as (
 
     select * from {{ ref('int_anomalies__agent_requests') }}
     where is_request
+    {% if is_incremental() %}
+        and usage_date >= cast({{ dbt.dateadd('day', -window_days, window_sessions_first_day()) }} as date)
+    {% endif %}
 
 ),
 
@@ -71,6 +89,9 @@ history as (
         and earlier.tool = tested.tool
         and earlier.usage_date < tested.usage_date
         and earlier.usage_date >= cast({{ dbt.dateadd('day', -window_days, 'tested.usage_date') }} as date)
+    {% if is_incremental() %}
+    where {{ is_session_day_retested('tested.usage_date', window_days) }}
+    {% endif %}
     group by tested.principal_id, tested.tool, tested.usage_date
 
 ),
