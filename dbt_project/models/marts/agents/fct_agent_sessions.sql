@@ -81,62 +81,60 @@ teams as (
 
 ),
 
--- each answered request's tokens as price-book lines: Claude Code's cache writes are 5-minute writes (what its own
--- cost estimate uses); an Anthropic request above 200k prompt tokens is priced at the long-context tier, as the
--- Anthropic usage report's context window does
-token_lines as (
+-- each request's four token prices: Claude Code's cache writes are 5-minute writes (what its own cost estimate uses);
+-- an Anthropic request above 200k prompt tokens is priced at the long-context tier, as the Anthropic usage report's
+-- context window does. The model id as reported resolves through the model refs the usage reports know (dated model
+-- ids); an id they do not list is tried as a price-book model id itself (aliases such as claude-sonnet-4-5). One
+-- row per request throughout (a price-book line is unique per key and day): joined four times rather than split
+-- into a line per token type and summed back per request, which at a year of requests (22M) cost a full build
+-- two hash aggregations over their md5 keys.
+tiered as (
 
-    {% for column, price_key in token_columns %}
     select
-        event_key,
-        provider,
-        model_ref,
-        usage_date,
+        events.*,
         case
-            when provider = 'anthropic' and input_tokens + cache_read_tokens + cache_write_tokens > 200000 then 'long'
+            when events.provider = 'anthropic'
+                and events.input_tokens + events.cache_read_tokens + events.cache_write_tokens > 200000 then 'long'
             else 'base'
         end as context_tier,
-        '{{ price_key }}' as price_key,
-        {{ column }} as token_count
+        coalesce(refs.price_provider, events.provider) as price_provider,
+        coalesce(refs.price_model_id, events.model_ref) as price_model_id
     from events
-    where {{ column }} > 0
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
--- the model id as reported resolves through the model refs the usage reports know (dated model ids); an id they do
--- not list is tried as a price-book model id itself (aliases such as claude-sonnet-4-5)
-priced_lines as (
-
-    select
-        token_lines.event_key,
-        token_lines.token_count,
-        prices.usd_per_million_tokens
-    from token_lines
     left join refs
-        on refs.provider = token_lines.provider
-        and refs.model_ref = token_lines.model_ref
-    left join prices
-        on prices.provider = coalesce(refs.price_provider, token_lines.provider)
-        and prices.price_model_id = coalesce(refs.price_model_id, token_lines.model_ref)
-        and prices.price_context = 'standard'
-        and prices.context_tier = token_lines.context_tier
-        and prices.price_key = token_lines.price_key
-        and token_lines.usage_date >= prices.valid_from
-        and token_lines.usage_date < prices.valid_to
+        on refs.provider = events.provider
+        and refs.model_ref = events.model_ref
 
 ),
 
-request_list_costs as (
+-- a token type without a price adds nothing to the list cost and its tokens to the unpriced ones
+priced as (
 
     select
-        event_key,
+        tiered.*,
         -- multiplied, not divided: exact decimals on every engine
-        sum(token_count * usd_per_million_tokens * 0.000001) as list_cost,
-        sum(case when usd_per_million_tokens is null then token_count else 0 end) as unpriced_tokens
-    from priced_lines
-    group by event_key
+        {% for column, price_key in token_columns -%}
+        coalesce(case when tiered.{{ column }} > 0
+            then tiered.{{ column }} * {{ price_key }}_price.usd_per_million_tokens * 0.000001 end, 0)
+        {%- if not loop.last %} +{% endif %}
+        {% endfor -%}
+        as list_cost,
+        {% for column, price_key in token_columns -%}
+        case when tiered.{{ column }} > 0 and {{ price_key }}_price.usd_per_million_tokens is null
+            then tiered.{{ column }} else 0 end
+        {%- if not loop.last %} +{% endif %}
+        {% endfor -%}
+        as list_unpriced_tokens
+    from tiered
+    {%- for column, price_key in token_columns %}
+    left join prices as {{ price_key }}_price
+        on {{ price_key }}_price.provider = tiered.price_provider
+        and {{ price_key }}_price.price_model_id = tiered.price_model_id
+        and {{ price_key }}_price.price_context = 'standard'
+        and {{ price_key }}_price.context_tier = tiered.context_tier
+        and {{ price_key }}_price.price_key = '{{ price_key }}'
+        and tiered.usage_date >= {{ price_key }}_price.valid_from
+        and tiered.usage_date < {{ price_key }}_price.valid_to
+    {%- endfor %}
 
 ),
 
@@ -145,19 +143,13 @@ request_list_costs as (
 request_costs as (
 
     select
-        events.*,
-        coalesce(events.prompt_id, events.event_key) as turn_id,
-        coalesce(request_list_costs.list_cost, 0) as list_cost,
-        coalesce(events.reported_cost_usd, request_list_costs.list_cost, 0) as request_cost,
-        case
-            when events.reported_cost_usd is not null then 0
-            else coalesce(request_list_costs.unpriced_tokens, 0)
-        end as unpriced_tokens,
-        coalesce(events.input_tokens, 0) + coalesce(events.output_tokens, 0)
-            + coalesce(events.cache_read_tokens, 0) + coalesce(events.cache_write_tokens, 0) as total_tokens
-    from events
-    left join request_list_costs
-        on request_list_costs.event_key = events.event_key
+        priced.*,
+        coalesce(priced.prompt_id, priced.event_key) as turn_id,
+        coalesce(priced.reported_cost_usd, priced.list_cost) as request_cost,
+        case when priced.reported_cost_usd is not null then 0 else priced.list_unpriced_tokens end as unpriced_tokens,
+        coalesce(priced.input_tokens, 0) + coalesce(priced.output_tokens, 0)
+            + coalesce(priced.cache_read_tokens, 0) + coalesce(priced.cache_write_tokens, 0) as total_tokens
+    from priced
 
 ),
 
