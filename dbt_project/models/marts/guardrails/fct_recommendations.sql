@@ -132,9 +132,14 @@ catalog as (
 
 ),
 
+-- on an incremental run, the sessions with a day in the rebuilt months: those started in them, and those started before
+-- whose requests reach into them (ended_date is on or after every request's day)
 sessions as (
 
     select * from {{ ref('fct_agent_sessions') }}
+    {% if is_incremental() %}
+    where ended_date >= {{ rebuilt_period_start('month') }}
+    {% endif %}
 
 ),
 
