@@ -86,7 +86,7 @@ teams as (
 -- context window does. The model id as reported resolves through the model refs the usage reports know (dated model
 -- ids); an id they do not list is tried as a price-book model id itself (aliases such as claude-sonnet-4-5). One
 -- row per request throughout (a price-book line is unique per key and day): joined four times rather than split
--- into a line per token type and summed back per request, which at a year of requests (22M) cost a full build
+-- into a line per token type and summed back per request, which at a year of requests (20.5M at L) cost a full build
 -- two hash aggregations over their md5 keys.
 tiered as (
 
