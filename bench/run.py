@@ -318,31 +318,23 @@ def main() -> None:
             measure(f"ingest_{provider}{part}", provider, dataset, one, label)
 
     phase_end("ingestion", ingestion_phase)
-    if sample and not {"github", "jira"} & measured:
-        # the models that share AI cost over work in flight read every pull request and ticket of the history: a
-        # period's worth, as a real organisation has, not the sample's few days (bench/history.py)
-        import duckdb
+    # the sampled days repeated back over the period (bench/history.py), as a real organisation has a year of them:
+    # the models that share AI cost over work in flight read every pull request and ticket of the history, and the
+    # agent sessions and their anomaly rules every agent request
+    import duckdb
 
-        from bench.history import repeat_engineering_output
+    from bench.history import repeat_agent_telemetry, repeat_engineering_output
 
+    for sources, result, what, repeat in (
+            ({"github", "jira"}, "engineering_output_rows", "engineering output", repeat_engineering_output),
+            ({"agent_telemetry"}, "agent_telemetry_rows", "agent telemetry", repeat_agent_telemetry)):
+        if not sample or sources & measured:
+            continue
         began = time.perf_counter()
         with duckdb.connect(warehouse.duckdb_path) as con:
-            results["engineering_output_rows"] = repeat_engineering_output(con, start, args.sample_days)
-        print(f"  engineering output for the period (the last {args.sample_days} days repeated back): "
-              + ", ".join(f"{rows:,} {table}" for table, rows in results["engineering_output_rows"].items())
-              + f" ({time.perf_counter() - began:.1f}s, not measured)", flush=True)
-    if sample and "agent_telemetry" not in measured:
-        # the sessions, the anomaly rules' baselines and the daily ledger read every agent request of the history: a
-        # period's worth, not the sample's few days (bench/history.py)
-        import duckdb
-
-        from bench.history import repeat_agent_telemetry
-
-        began = time.perf_counter()
-        with duckdb.connect(warehouse.duckdb_path) as con:
-            results["agent_telemetry_rows"] = repeat_agent_telemetry(con, start, args.sample_days)
-        print(f"  agent telemetry for the period (the last {args.sample_days} days repeated back): "
-              + ", ".join(f"{rows:,} {table}" for table, rows in results["agent_telemetry_rows"].items())
+            results[result] = repeat(con, start, args.sample_days)
+        print(f"  {what} for the period (the last {args.sample_days} days repeated back): "
+              + ", ".join(f"{rows:,} {table}" for table, rows in results[result].items())
               + f" ({time.perf_counter() - began:.1f}s, not measured)", flush=True)
     env = {**os.environ, **warehouse.dbt_env()}
     dbt_peaks: list[int] = []
