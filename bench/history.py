@@ -23,6 +23,7 @@ and never meet the original's or another copy's. The demo's event keys are md5 h
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import duckdb
 
@@ -146,3 +147,11 @@ def _telemetry_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def _counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {table: connection.execute(f"select count(*) from {table}").fetchone()[0]
             for table in ("raw_github.pull_requests", "raw_github.deployments", "raw_jira.issues")}
+
+
+def sampled_repeats(measured: set[str], sample_days: int) -> list[tuple[str, str, Callable]]:
+    """(results key, what, repeat) of each repeat-back the bench runs: the engineering output's when neither GitHub
+    nor Jira is ingested over the whole period, the agent telemetry's when it is not, and none without sampled days."""
+    repeats = (({"github", "jira"}, "engineering_output_rows", "engineering output", repeat_engineering_output),
+               ({"agent_telemetry"}, "agent_telemetry_rows", "agent telemetry", repeat_agent_telemetry))
+    return [(result, what, repeat) for kinds, result, what, repeat in repeats if sample_days and not kinds & measured]

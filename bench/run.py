@@ -161,6 +161,8 @@ def main() -> None:
                         help="the sources not in --sources land (and are measured over) the last N days instead of "
                              "nothing, and take part in the daily run (L: 7, so every source kind has a rate at L)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary warehouse")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md",
+                        help="the file the size's table is written into")
     args = parser.parse_args()
     size_developers, size_days = SIZES[args.size]
     args.developers = args.developers or size_developers
@@ -323,13 +325,9 @@ def main() -> None:
     # agent sessions and their anomaly rules every agent request
     import duckdb
 
-    from bench.history import repeat_agent_telemetry, repeat_engineering_output
+    from bench.history import sampled_repeats
 
-    for sources, result, what, repeat in (
-            ({"github", "jira"}, "engineering_output_rows", "engineering output", repeat_engineering_output),
-            ({"agent_telemetry"}, "agent_telemetry_rows", "agent telemetry", repeat_agent_telemetry)):
-        if not sample or sources & measured:
-            continue
+    for result, what, repeat in sampled_repeats(measured, args.sample_days):
         began = time.perf_counter()
         with duckdb.connect(warehouse.duckdb_path) as con:
             results[result] = repeat(con, start, args.sample_days)
@@ -489,7 +487,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.developers}x{args.days}.md").write_text(table + "\n")
     (out / f"{args.developers}x{args.days}.json").write_text(json.dumps(results, indent=2))
-    record(size_label, table, dt.date.today())
+    record(size_label, table, dt.date.today(), args.doc)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
@@ -569,9 +567,8 @@ def dagster_line(results: dict) -> str:
             f"steps {d['between_steps_s']} s |")
 
 
-def record(label: str, table: str, day: dt.date) -> None:
-    """Put this size's table into docs/performance.md, replacing the previous run of the same size."""
-    doc = ROOT / "docs" / "performance.md"
+def record(label: str, table: str, day: dt.date, doc: Path) -> None:
+    """Put this size's table into `doc` (docs/performance.md), replacing the previous run of the same size."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
     begin, end = f"<!-- bench:{label} -->", f"<!-- /bench:{label} -->"
     block = f"{begin}\n### Size {label} (measured {day})\n\n{table}\n{end}"

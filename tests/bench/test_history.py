@@ -9,7 +9,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from bench.history import repeat_agent_telemetry, repeat_engineering_output
+from bench.history import repeat_agent_telemetry, repeat_engineering_output, sampled_repeats
 from ingestion.agent_telemetry import AGENT_REQUESTS_SCHEMA
 
 D = dt.date
@@ -232,3 +232,13 @@ def test_telemetry_is_repeated_once_and_in_whole_days(telemetry):
     with pytest.raises(ValueError, match="5 copied rows already"):
         repeat_agent_telemetry(telemetry, D(2026, 10, 30), 2)
     assert telemetry.execute(f"select count(*) from {TELEMETRY}").fetchone()[0] == 8
+
+
+@pytest.mark.parametrize(("measured", "sample_days", "expected"), [
+    ({"cursor_events"}, 7, ["engineering_output_rows", "agent_telemetry_rows"]),
+    ({"cursor_events", "jira"}, 7, ["agent_telemetry_rows"]),  # Jira over the whole period: no GitHub copies either
+    ({"github", "agent_telemetry"}, 7, []),
+    ({"cursor_events"}, 0, []),  # nothing sampled, nothing to repeat
+])
+def test_the_repeats_run_for_the_sampled_sources_only(measured, sample_days, expected):
+    assert [result for result, _, _ in sampled_repeats(measured, sample_days)] == expected
