@@ -163,6 +163,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary warehouse")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md",
                         help="the file the size's table is written into")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="the folder the run's table and figures (JSON) are written into")
     args = parser.parse_args()
     size_developers, size_days = SIZES[args.size]
     args.developers = args.developers or size_developers
@@ -483,7 +485,7 @@ def main() -> None:
             for name, v in noise.items()) or "not available (no /proc)") + " |",
     ])
     print("\n" + table)
-    out = ROOT / "bench" / "results"
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.developers}x{args.days}.md").write_text(table + "\n")
     (out / f"{args.developers}x{args.days}.json").write_text(json.dumps(results, indent=2))
