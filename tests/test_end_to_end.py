@@ -369,9 +369,18 @@ def test_focus_export_files_hold_the_ledger_and_pass_the_focus_validator(env, fi
     assert {p.name for p in finance.glob("*.csv")} == {"team_spend_daily.csv", "allocation_coverage_daily.csv",
                                                        "unit_economics_monthly.csv",
                                                        "spend_by_team_project_monthly.csv"}
-    # the monthly file holds whole months: every dollar of the months the run touched, by team and project
+    # the daily file holds the days the run rebuilt, its lookback included: the first run's LOADED_DAYS, or the
+    # single-partition run's last day and its lookback when that run (another test) wrote the folder last
+    daily = pq.read_table(finance / "team_spend_daily.parquet")
+    days = sorted({v.as_py() for v in daily.column("usage_date")})
+    single_run = [END - dt.timedelta(days=LOOKBACK + 1 - i) for i in range(LOOKBACK + 1)]
+    assert days in (LOADED_DAYS, single_run), days
+    [(daily_ledger,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where usage_date in ("
+                                    + ", ".join(f"'{d}'" for d in days) + ")")
+    assert Decimal(str(sum(v.as_py() for v in daily.column("billed_cost_usd")))) == daily_ledger
+    # the monthly file holds whole months: every dollar of the months those days touch, by team and project
     monthly = pq.read_table(finance / "spend_by_team_project_monthly.parquet")
-    months = sorted({d.replace(day=1) for d in LOADED_DAYS})
+    months = sorted({d.replace(day=1) for d in days})
     [(ledger,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily where usage_month in ("
                               + ", ".join(f"'{m}'" for m in months) + ")")
     assert Decimal(str(sum(v.as_py() for v in monthly.column("billed_cost_usd")))) == ledger

@@ -4,7 +4,8 @@
   `<FINOPS_EXPORT_DIR>/focus/<day>.parquet` and `.csv` (timestamps in ISO 8601 UTC), ready for any FOCUS-aware
   FinOps tool beside the cloud's own exports. Re-running a day rewrites its files.
 * `exports/finance_daily`: spend by team per day, spend by team x project x provider per month (whole months),
-  allocation coverage and monthly unit economics as
+  allocation coverage and monthly unit economics for the days the run rebuilt (its window and lookback days, so a
+  figure restated in the lookback reaches finance, even across a month's end) as
   `<FINOPS_EXPORT_DIR>/finance/<last day of the window>/<mart>.parquet` and `.csv`, for finance's spreadsheets.
 
 Both read through dlt's SQL client, so they work on any warehouse.
@@ -158,8 +159,13 @@ def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
                 "dated folder under FINOPS_EXPORT_DIR/finance/.",
 )
 def finance_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    from ingestion.settings import lookback_days
+
     window = context.partition_time_window
-    first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    # the days the run rebuilt, as the FOCUS export: December 1st's run restates November 28-30, whose month
+    # finance reconciles too
+    first = window.start.date() - dt.timedelta(days=lookback_days())
+    last = window.end.date() - dt.timedelta(days=1)
     folder = export_dir() / "finance" / last.isoformat()
     counts = {}
     with _client(warehouse) as client:
