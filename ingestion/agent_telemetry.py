@@ -34,7 +34,8 @@ regular and explains what it refuses. Rows become Arrow tables either way, never
 
 Idempotency: `event_key` is an md5 of what identifies the event, normalized (service, time, name, span ids and
 every modeled value; not the file, not the collector's observed time, not how a number was encoded), computed from
-the Arrow columns, and the table is merged on it (`delete-insert` on the primary key). Files are read incrementally
+the Arrow columns, and the table is merged on it (`delete-insert` on the primary key, the delete bounded by the
+load's first and last day: an event's day is part of its key, see MERGE_REQUESTS). Files are read incrementally
 by modification date, so a run sees only some of a day's files: a merge by day would delete the events of the files
 it did not re-read. Keyed by event, re-reading a file, reading an appended file again, or the same events
 re-exported into another file replaces rows instead of adding them, and windows may overlap freely. The quarantine
@@ -88,6 +89,14 @@ MAX_RECORD_CHARS = 20_000  # a quarantined line is kept up to this length
 MONEY_PLACES = Decimal("1e-12")  # MONEY's scale
 FILE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 MERGE_BY_KEY = {"disposition": "merge", "strategy": "delete-insert"}
+# The requests' merge deletes the landed rows whose key is in the load, within the load's days: an event's key
+# includes its time, so a key is never on two days, and the bound lets the warehouse skip the blocks of earlier
+# days instead of probing every landed key (a year at 10,000 developers is ~20M keys: 0.9 s -> 0.07 s in DuckDB).
+# Unqualified columns inside each subquery are the staging table's; outside it, the landed table's.
+MERGE_REQUESTS = {**MERGE_BY_KEY, "destination_scope": (
+    "usage_date >= (select min(usage_date) from {staging_table})"
+    " and usage_date <= (select max(usage_date) from {staging_table})"
+    " and event_key in (select event_key from {staging_table})")}
 
 FILES_TABLE = f"{RESOURCE}_files"
 # one row per file read: what identifies its content (url, modification date, size) and what the read found
@@ -1066,7 +1075,7 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
 
     read_in_full: Optional[set[tuple[str, str, int]]] = None  # asked of the warehouse once, at the first file
 
-    @dlt.transformer(data_from=listing, name=RESOURCE, primary_key="event_key", write_disposition=MERGE_BY_KEY)
+    @dlt.transformer(data_from=listing, name=RESOURCE, primary_key="event_key", write_disposition=MERGE_REQUESTS)
     def agent_requests(files: list[Any]) -> Iterator[Any]:
         nonlocal read_in_full
         if not files:  # the listing's closing item: the tables exist even when no file was new
