@@ -103,9 +103,19 @@ def write(table: pa.Table, base: Path) -> list[str]:
     return [str(base.with_suffix(".parquet")), str(base.with_suffix(".csv"))]
 
 
-def days(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
-    day = start.date()
-    while day < end.date():
+def rebuilt_days(window) -> tuple[dt.date, dt.date]:
+    """First and last day a run rebuilt: its partition window and the lookback days before it, which were
+    re-fetched and rebuilt too, so their files are rewritten with any restated figures (December 1st's run
+    restates November 28-30, whose month finance reconciles too)."""
+    from ingestion.settings import lookback_days
+
+    return (window.start.date() - dt.timedelta(days=lookback_days()),
+            window.end.date() - dt.timedelta(days=1))
+
+
+def days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
+    day = first
+    while day <= last:
         yield day
         day += dt.timedelta(days=1)
 
@@ -120,17 +130,12 @@ def days(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
     description="FOCUS 1.2 cost-and-usage files per day (Parquet and CSV) under FINOPS_EXPORT_DIR/focus/.",
 )
 def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    from ingestion.settings import lookback_days
-
-    window = context.partition_time_window
-    # the lookback days were re-fetched and rebuilt too: their files are rewritten with any restated figures
-    start = window.start - dt.timedelta(days=lookback_days())
     files, rows, billed = [], 0, 0.0
     # a day's files are written in a thread while the next day is read (both release the GIL: ~1.3 s a day at L
     # one after the other); at most one day waits to be written, so a backfill's year never sits in memory
     with _client(warehouse) as client, ThreadPoolExecutor(max_workers=1) as writer:
         writing = None
-        for day in days(start, window.end):
+        for day in days(*rebuilt_days(context.partition_time_window)):
             table = _read(warehouse, client, "select * from marts.fct_focus_cost_and_usage where x_usage_date = %s",
                           day)
             table = table.drop_columns([c for c in ("x_usage_date",) if c in table.column_names])
@@ -159,13 +164,7 @@ def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
                 "dated folder under FINOPS_EXPORT_DIR/finance/.",
 )
 def finance_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    from ingestion.settings import lookback_days
-
-    window = context.partition_time_window
-    # the days the run rebuilt, as the FOCUS export: December 1st's run restates November 28-30, whose month
-    # finance reconciles too
-    first = window.start.date() - dt.timedelta(days=lookback_days())
-    last = window.end.date() - dt.timedelta(days=1)
+    first, last = rebuilt_days(context.partition_time_window)
     folder = export_dir() / "finance" / last.isoformat()
     counts = {}
     with _client(warehouse) as client:

@@ -110,3 +110,18 @@ def test_focus_export_fails_when_a_days_files_cannot_be_written(tmp_path, monkey
     with build_asset_context(partition_key="2026-11-30", resources={"warehouse": warehouse}) as context:
         with pytest.raises(OSError):
             focus_export(context)
+
+
+def test_a_run_rebuilt_its_window_and_the_lookback_days_before_it(monkeypatch):
+    # a two-day backfill of December 1-2 with a three-day lookback re-fetched and rebuilt November 28 to December 2
+    from dagster import TimeWindow
+
+    from orchestration.assets.exports import days, rebuilt_days
+
+    monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "3")
+    utc = dt.timezone.utc
+    window = TimeWindow(dt.datetime(2026, 12, 1, tzinfo=utc), dt.datetime(2026, 12, 3, tzinfo=utc))
+    first, last = rebuilt_days(window)
+    assert (first, last) == (dt.date(2026, 11, 28), dt.date(2026, 12, 2))
+    assert list(days(first, last)) == [dt.date(2026, 11, 28), dt.date(2026, 11, 29), dt.date(2026, 11, 30),
+                                       dt.date(2026, 12, 1), dt.date(2026, 12, 2)]
