@@ -1,11 +1,13 @@
 """The event log dagster.yaml configures: Dagster's SQLite one, same files and events, fewer connections."""
 
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from dagster import AssetCheckResult, DagsterInstance, asset, asset_check, materialize
+from dagster import (AssetCheckResult, BackfillPolicy, DagsterInstance, DailyPartitionsDefinition, Definitions,
+                     MaterializeResult, asset, asset_check, define_asset_job, materialize)
 
 import orchestration.storage as storage_module
 from orchestration.resources import PROJECT_ROOT
@@ -230,3 +232,128 @@ def test_a_table_found_in_the_index_is_not_looked_up_again_and_a_missing_one_is(
     assert storage.has_table("asset_check_executions")
     assert asked.count("asset_check_executions") == 1
     storage.dispose()
+
+
+DAYS = DailyPartitionsDefinition(start_date="2026-11-01")
+FAILING = {"daily_spend": False}
+
+
+@asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+def daily_spend() -> MaterializeResult:
+    if FAILING["daily_spend"]:
+        raise RuntimeError("planted failure")
+    return MaterializeResult()
+
+
+@asset_check(asset=daily_spend)
+def daily_spend_is_positive():
+    return AssetCheckResult(passed=True)
+
+
+def _range_run(instance: DagsterInstance, first: str, last: str, fail: bool = False):
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    FAILING["daily_spend"] = fail
+    try:
+        defs = Definitions(assets=[daily_spend], asset_checks=[daily_spend_is_positive],
+                           jobs=[define_asset_job("days", partitions_def=DAYS)])
+        return defs.resolve_job_def("days").execute_in_process(
+            instance=instance, raise_on_error=False,
+            tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last})
+    finally:
+        FAILING["daily_spend"] = False
+
+
+def _logged(instance: DagsterInstance, run_id: str) -> list[tuple]:
+    return [(r.dagster_event.event_type_value, r.dagster_event.partition) for r in instance.all_logs(run_id)
+            if r.dagster_event and r.dagster_event.event_type_value not in ("LOGS_CAPTURED",)]
+
+
+def test_a_runs_batches_are_stored_together_with_the_rows_dagster_stores_one_at_a_time(tmp_path, monkeypatch):
+    # Dagster's own storage with batches off: every event stored on its own
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
+    stock = _instance(tmp_path / "stock", monkeypatch, _project_yaml().split("event_log_storage:")[0])
+    stock_runs = [_range_run(stock, "2026-11-01", "2026-11-03"), _range_run(stock, "2026-11-04", "2026-11-05", True)]
+
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE")
+    batches = []
+    real = ReusedEngineSqliteEventLogStorage.store_event_batch
+
+    def recording(self, events):
+        batches.append(sorted((e.dagster_event.event_type_value, e.dagster_event.partition) for e in events))
+        return real(self, events)
+
+    monkeypatch.setattr(ReusedEngineSqliteEventLogStorage, "store_event_batch", recording)
+    ours = _instance(tmp_path / "ours", monkeypatch, _project_yaml())
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "10000"  # the storage turned Dagster's batches on
+    runs = [_range_run(ours, "2026-11-01", "2026-11-03"), _range_run(ours, "2026-11-04", "2026-11-05", True)]
+    assert [r.success for r in runs] == [r.success for r in stock_runs] == [True, False]
+
+    # the plan (a planned event per partition, one for the check) and the three days' materializations came as
+    # batches, then the failed run's plan; the failed run materialized nothing
+    planned = "ASSET_MATERIALIZATION_PLANNED"
+    assert batches == [
+        [("ASSET_CHECK_EVALUATION_PLANNED", None)] + [(planned, f"2026-11-0{d}") for d in (1, 2, 3)],
+        [("ASSET_MATERIALIZATION", f"2026-11-0{d}") for d in (1, 2, 3)],
+        [("ASSET_CHECK_EVALUATION_PLANNED", None)] + [(planned, f"2026-11-0{d}") for d in (4, 5)],
+    ]
+    # each run's log holds the same events in the same order as Dagster's storage stored them
+    for run, stock_run in zip(runs, stock_runs):
+        assert _logged(ours, run.run_id) == _logged(stock, stock_run.run_id)
+    # and the cross-run index answers the same: the days materialized, the failed run's days failed (from the planned
+    # events indexed per partition), the latest materialization, the check's planned execution
+    for instance, (ok, failed) in ((stock, stock_runs), (ours, runs)):
+        assert instance.get_materialized_partitions(daily_spend.key) == {"2026-11-01", "2026-11-02", "2026-11-03"}
+        storage = instance.event_log_storage
+        attempts = storage.get_latest_asset_partition_materialization_attempts_without_materializations(daily_spend.key)
+        assert {day: run_id for day, (run_id, _) in attempts.items()} == {"2026-11-04": failed.run_id,
+                                                                          "2026-11-05": failed.run_id}
+        # the materializations' tags (their data versions) indexed for each day
+        assert [set(tags) for tags in storage.get_event_tags_for_asset(daily_spend.key)] == \
+            [{"dagster/data_version"}] * 3
+        latest = instance.get_latest_materialization_event(daily_spend.key)
+        assert (latest.run_id, latest.dagster_event.partition) == (ok.run_id, "2026-11-03")
+        # the check's executions: planned per day of each run, and the first run's one evaluation over its range
+        executions = instance.event_log_storage.get_asset_check_execution_history(
+            daily_spend_is_positive.check_key, limit=10)
+        assert sorted((e.run_id == ok.run_id, e.partition or "", e.status.value) for e in executions) == [
+            (False, "2026-11-04", "PLANNED"), (False, "2026-11-05", "PLANNED"), (True, "", "SUCCEEDED"),
+            (True, "2026-11-01", "PLANNED"), (True, "2026-11-02", "PLANNED"), (True, "2026-11-03", "PLANNED")]
+    stock.dispose()
+    ours.dispose()
+
+
+def test_the_batch_size_is_configured_and_an_explicit_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "7")
+    ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "a"), event_batch_size=500).dispose()
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "7"
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE")
+    ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "b"), event_batch_size=0).dispose()
+    assert "DAGSTER_EVENT_BATCH_SIZE" not in os.environ  # 0: Dagster's one event at a time
+    ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "c"), event_batch_size=500).dispose()
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "500"
+    with pytest.raises(ValueError, match="event_batch_size must be 0"):
+        ReusedEngineSqliteEventLogStorage(base_dir=str(tmp_path / "d"), event_batch_size=-1)
+
+
+def test_a_column_found_in_the_asset_table_is_not_looked_up_again(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    asked = []
+    real = SqliteEventLogStorage._has_asset_key_col_on_connection
+
+    def counting(self, conn, column_name):
+        asked.append(column_name)
+        return real(self, conn, column_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_has_asset_key_col_on_connection", counting)
+    instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
+    assert _range_run(instance, "2026-11-01", "2026-11-03").success
+    # Dagster asks at every asset event stored (three planned, three materialized); each column is looked up once
+    assert sorted(asked) == ["cached_status_data", "last_materialization_timestamp"]
+    storage = instance.event_log_storage
+    with storage.index_connection() as conn:
+        assert not storage._has_asset_key_col_on_connection(conn, "column_from_a_later_migration")
+        assert not storage._has_asset_key_col_on_connection(conn, "column_from_a_later_migration")
+    assert asked.count("column_from_a_later_migration") == 2  # not there: asked every time
+    instance.dispose()
