@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -70,3 +71,18 @@ def test_without_pressure_stall_information_only_the_cpu_shares_are_given():
     before = run.machine_counters(STAT_BEFORE, None)
     after = run.machine_counters(STAT_AFTER, PSI_AFTER)  # one side without PSI: no stall figure rather than a wrong one
     assert run.machine_noise(before, after, wall_seconds=12.0) == {"iowait_pct": 10.5, "steal_pct": 5.3}
+
+
+def test_the_nodes_slower_the_first_time_come_largest_difference_first():
+    first = {"model.a": 8.4, "model.b": 2.0, "test.c": 0.9, "model.d": 1.0, "model.only_first": 9.0}
+    again = {"model.a": 5.1, "model.b": 2.5, "test.c": 0.2, "model.d": 0.7, "model.only_again": 4.0}
+    # first minus again: a +3.3, c +0.7, d +0.3, b -0.5 (slower again: left out); nodes one run lacks are left out
+    assert run.slower_first(first, again) == [("model.a", 8.4, 5.1), ("test.c", 0.9, 0.2), ("model.d", 1.0, 0.7)]
+    assert run.slower_first(first, again, top=1) == [("model.a", 8.4, 5.1)]
+
+
+def test_run_results_give_dbts_elapsed_time_and_each_nodes(tmp_path):
+    (tmp_path / "run_results.json").write_text(json.dumps({"elapsed_time": 31.5, "results": [
+        {"unique_id": "model.ai_finops.fct_x", "execution_time": 4.25, "status": "success"},
+        {"unique_id": "test.ai_finops.pk_x", "execution_time": 0.5, "status": "pass"}]}))
+    assert run.run_results(tmp_path) == (31.5, {"model.ai_finops.fct_x": 4.25, "test.ai_finops.pk_x": 0.5})
