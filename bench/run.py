@@ -421,7 +421,7 @@ def main() -> None:
     # the same build again at once, nothing new loaded: at L the first build after the day's loads has been ~8 s
     # slower than the same build run again, for reasons not found; dbt's own elapsed time (without its start and
     # parse) and the nodes that took longest beyond their second run say where the difference is
-    dbt_target = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+    dbt_target = dbt_target_dir()
     first_elapsed, first_nodes = run_results(dbt_target)
     again_began = time.perf_counter()
     run_dbt(window_env=dbt_window_env(window))
@@ -522,7 +522,6 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
     from dagster import AssetKey, DagsterInstance
 
     from orchestration.definitions import DAILY_JOB_NAME, defs
-    from orchestration.resources import DBT_PROJECT_DIR
 
     home = work / "dagster_home"
     home.mkdir(exist_ok=True)
@@ -542,9 +541,7 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
         steps = step_seconds(instance.all_logs(result.run_id))
     if not result.success:  # the table is still written, saying so; the log above says why
         return {"failed_steps": sorted(e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE")}
-    # dagster-dbt's run folders are in DBT_TARGET_PATH when set (relative to the dbt project), else in its target/
-    targets = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
-    dbt_log = next(targets.glob(f"ai_finops_dbt_assets-{result.run_id[:7]}-*/dbt.log"), None)
+    dbt_log = next(dbt_target_dir().glob(f"ai_finops_dbt_assets-{result.run_id[:7]}-*/dbt.log"), None)
     parts = {"wall_s": wall, "ingestion_s": 0.0, "raw_checks_s": 0.0, "dbt_step_s": 0.0,
              "dbt_itself_s": log_span(dbt_log) if dbt_log else float("nan"), "exports_and_checks_s": 0.0}
     for step, seconds in steps.items():
@@ -567,6 +564,14 @@ def step_seconds(records) -> dict[str, float]:
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and record.step_key in started:
             seconds[record.step_key] = record.timestamp - started[record.step_key]
     return seconds
+
+
+def dbt_target_dir() -> Path:
+    """dbt's target folder, where the bench's dbt and dagster-dbt's run folders write: DBT_TARGET_PATH when set
+    (relative to the dbt project), else the project's target/."""
+    from orchestration.resources import DBT_PROJECT_DIR
+
+    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
 def run_results(target: Path) -> tuple[float, dict[str, float]]:
