@@ -418,10 +418,9 @@ def main() -> None:
     phase_end("daily dbt", phase)
     results["daily_incremental_s"] = round(time.perf_counter() - began, 1)
     results["daily_dbt_s"] = round(results["daily_incremental_s"] - results["daily_dlt_s"], 1)
-    # the same build again at once, nothing new loaded: at stop 36 the first build after the day's loads was ~8 s
-    # slower than the same build run again; at stop 42 it was inside the warm builds' spread. dbt's own elapsed
-    # time (without its start and parse) and the nodes that took longest beyond their second run say where a
-    # difference is
+    # the same build again at once, nothing new loaded: dbt's own elapsed time (without its start and parse) for
+    # both, and the nodes that took longest beyond their second run, tell a first build after the day's loads from
+    # the build's run-to-run spread (docs/performance.md, stops 36 and 42)
     dbt_target = dbt_target_dir()
     first_elapsed, first_nodes = run_results(dbt_target)
     again_began = time.perf_counter()
