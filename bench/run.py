@@ -420,7 +420,7 @@ def main() -> None:
     results["daily_dbt_s"] = round(results["daily_incremental_s"] - results["daily_dlt_s"], 1)
     # the same build again at once, nothing new loaded: dbt's own elapsed time (without its start and parse) for
     # both, and the nodes that took longest beyond their second run, tell a first build after the day's loads from
-    # the build's run-to-run spread (docs/performance.md, stops 36 and 42)
+    # the build's run-to-run spread (docs/performance-history.md, stops 36 and 42)
     dbt_target = dbt_target_dir()
     first_elapsed, first_nodes = run_results(dbt_target)
     again_began = time.perf_counter()

@@ -84,7 +84,7 @@ class Warehouse(ConfigurableResource):
         database, and the next one reads the file's catalog again. While a connection is held, DuckDB hands every
         other connection to the same file in this process the database already open (its instance cache), so the
         block opens and checkpoints once: on the 17 GB L warehouse a daily provider load takes 0.3-0.6 s less
-        (docs/performance.md, stop 27). Opened with no settings, like dlt's own
+        (docs/performance-history.md, stop 27). Opened with no settings, like dlt's own
         connections (DuckDB refuses a second connection to one file with different ones). Never hold it around dbt:
         dbt runs in another process, and DuckDB lets one process at a time write the file."""
         if self.kind != "duckdb":

@@ -27,10 +27,11 @@ This subclass changes five things, and nothing in what is stored or where:
   has it): a run's planned events (one per asset and partition: a 90-day run plans ~12,900 before its first step)
   and the materializations of a multi-partition output (one per partition). Dagster's SQLite storage stores a batch
   one event at a time. Measured for the daily job's plan over 90 days (11,878 events): 71.6 s with Dagster's class,
-  14.6-15.7 s with this one (docs/performance.md, stop 39).
+  14.6-15.7 s with this one (docs/performance-history.md, stop 39).
 
 The same dbt step, this class (its first two changes) and Dagster's alternated on one warehouse: 7.4-7.6 s storing
-the events against 12.9-15.0 s, the step's wall time 50.8-52.4 s against 57.0-59.5 s (docs/performance.md, stop 27).
+the events against 12.9-15.0 s, the step's wall time 50.8-52.4 s against 57.0-59.5 s (docs/performance-history.md,
+stop 27).
 
 Enabled in dagster.yaml (`event_log_storage`). The files are Dagster's own: the instance's event-log folder
 (`history/runs/` in its directory, by Dagster's own rule), unless `base_dir` is configured, so an instance's history

@@ -2,9 +2,9 @@
 
     The large incremental facts are built whole on their first run and on --full-refresh. In one statement DuckDB
     writes their rows in hash-aggregate order, so every row group holds days from the whole history and the daily
-    runs' date filters skip none of them until the full build's rows are a month old (docs/performance.md). Built one
-    calendar month after another, the table comes out in month order without a sort, each statement holds a month
-    in memory rather than the history, and a daily run's filters skip the other months' row groups.
+    runs' date filters skip none of them until the full build's rows are a month old (docs/performance-history.md).
+    Built one calendar month after another, the table comes out in month order without a sort, each statement holds
+    a month in memory rather than the history, and a daily run's filters skip the other months' row groups.
 
     How: where a model reads its input it says `where {{ input_window('usage_date') }}`: the run's window on an
     incremental run, and on a full build `full_build_batch('usage_date')`. That is `(1 = 1 /*...*/)`, a filter that

@@ -57,7 +57,7 @@
     {{ return(dbt.hash(dbt.concat(separated))) }}
 {%- endmacro %}
 {#- DuckDB: the same text, joined in one concat_ws instead of a chain of ||, each of which builds a string of its own
-    (half the key's cost: docs/performance.md). The parts are never null, so concat_ws skips nothing. -#}
+    (half the key's cost: docs/performance-history.md). The parts are never null, so concat_ws skips nothing. -#}
 {% macro duckdb__surrogate_key(parts) -%}
     {%- if parts | length == 1 -%}{{ return(dbt.hash(parts[0])) }}{%- endif -%}
     {{ return(dbt.hash("concat_ws('|', " ~ parts | join(", ") ~ ")")) }}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import time
+from pathlib import Path
 
 import requests
 from requests.adapters import BaseAdapter
@@ -12,6 +15,8 @@ import ingestion.settings as settings
 from bench import run
 from bench.columnar import ColumnarCursorEvents
 from ingestion.demo.telemetry import DemoCloudBill, DemoTelemetry
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class SlowDemoAdapter(BaseAdapter):
@@ -86,3 +91,29 @@ def test_run_results_give_dbts_elapsed_time_and_each_nodes(tmp_path):
         {"unique_id": "model.ai_finops.fct_x", "execution_time": 4.25, "status": "success"},
         {"unique_id": "test.ai_finops.pk_x", "execution_time": 0.5, "status": "pass"}]}))
     assert run.run_results(tmp_path) == (31.5, {"model.ai_finops.fct_x": 4.25, "test.ai_finops.pk_x": 0.5})
+
+
+def test_a_run_replaces_its_sizes_table_and_keeps_the_notes_around_it(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nintro\n\n<!-- bench:L -->\n### Size L (measured 2026-01-01)\n\n| old | 1 |\n"
+                   "<!-- /bench:L -->\n\nnotes on L\n\n<!-- bench:S -->\n### Size S\n\n| s | 2 |\n<!-- /bench:S -->\n")
+    run.record("L", "| new | 3 |", dt.date(2026, 2, 1), doc)
+    assert doc.read_text() == (
+        "# Performance\n\nintro\n\n<!-- bench:L -->\n### Size L (measured 2026-02-01)\n\n| new | 3 |\n"
+        "<!-- /bench:L -->\n\nnotes on L\n\n<!-- bench:S -->\n### Size S\n\n| s | 2 |\n<!-- /bench:S -->\n")
+    run.record("M", "| m | 4 |", dt.date(2026, 2, 2), doc)  # a size not there yet goes at the end
+    assert doc.read_text().endswith("<!-- /bench:S -->\n\n<!-- bench:M -->\n### Size M (measured 2026-02-02)\n\n"
+                                    "| m | 4 |\n<!-- /bench:M -->\n")
+
+
+def test_the_committed_tables_hold_nothing_a_bench_run_would_delete():
+    # `make bench` replaces everything between a size's markers: the notes written about a table (readings against
+    # the targets, what a stop changed) must stay outside them, or the next run of that size deletes them (until
+    # stop 43 ~1,000 lines of L notes and M's reading sat inside)
+    text = (ROOT / "docs" / "performance.md").read_text()
+    sizes = re.findall(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->", text, flags=re.S)
+    assert {size for size, _ in sizes} >= {"S", "M", "L"}
+    for size, block in sizes:
+        heading, blank, *table = block.rstrip("\n").split("\n")
+        assert heading.startswith(f"### Size {size} (measured ") and blank == "", size
+        assert table and all(line.startswith("|") for line in table), size
