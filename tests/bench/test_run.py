@@ -1,4 +1,5 @@
-"""The benchmark's split of ingestion time: what the demo spends making data is counted apart from our client."""
+"""The benchmark's helpers: what the demo spends making data is counted apart from our client, the machine's noise,
+dbt's run results, and a size's table written into docs/performance.md without the notes around it."""
 
 from __future__ import annotations
 
