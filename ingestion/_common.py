@@ -79,6 +79,18 @@ def loaded_rows(table: str, columns: str, where: str, *params: Any) -> list[tupl
         return []
 
 
+def loaded_day_md5s(table: str, column: str, start: dt.date, end: dt.date, where: str = "true") -> dict[dt.date, str]:
+    """Per day of [start, end) in the warehouse's `table`: the one md5 (`column`) its rows were loaded with (a day
+    whose rows disagree, or lack one, is not listed: it is asked for again)."""
+    rows = loaded_rows(table, f"bucket_date, min({column}), max({column}), count(*) - count({column})",
+                       f"{where} and bucket_date >= %s and bucket_date < %s group by bucket_date", start, end)
+    return {as_date(day): low for day, low, high, missing in rows if low is not None and low == high and not missing}
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(max(0, (end - start).days))]
+
+
 def parse_timestamp(value: Any, where: str) -> Optional[dt.datetime]:
     """RFC 3339 / ISO 8601 in any of our APIs' spellings ("Z", "+00:00", Jira's ".000+0000") -> aware UTC."""
     if value is None or value == "":

@@ -69,7 +69,7 @@ from ingestion import _common, settings
 from ingestion._common import (
     BROKEN_GZIP, MERGE_BY_DAY, MONEY, QUARANTINE_SCHEMA, SCHEMA_CONTRACT, TIMESTAMP,
     Issues, RowKeys, SourceWindow, accept, as_date, bucket_schema, daily_bucket_resource, decimal_field, extra_fields,
-    int_field, loaded_rows, parse_timestamp, str_field, to_table,
+    days_between, int_field, loaded_day_md5s, parse_timestamp, str_field, to_table,
 )
 from ingestion.http import (
     Endpoint, MalformedResponseError, ProviderAPIError, ProviderHTTPError, _raise_for_status, _shape, get_json,
@@ -588,14 +588,6 @@ def _users_report_table(files: list[bytes], day: dt.date, report_md5: Optional[s
         .select(USAGE_METRICS_SCHEMA.names).cast(USAGE_METRICS_SCHEMA)
 
 
-def loaded_day_md5s(table: str, column: str, start: dt.date, end: dt.date, where: str = "true") -> dict[dt.date, str]:
-    """Per day of [start, end) in the warehouse's `table`: the one md5 (`column`) its rows were loaded with (a day
-    whose rows disagree, or lack one, is not listed: it is asked for again)."""
-    rows = loaded_rows(table, f"bucket_date, min({column}), max({column}), count(*) - count({column})",
-                       f"{where} and bucket_date >= %s and bucket_date < %s group by bucket_date", start, end)
-    return {as_date(day): low for day, low, high, missing in rows if low is not None and low == high and not missing}
-
-
 def org_report_md5(body: Mapping[str, Any], by_user: bool) -> str:
     """Identifies the organization's premium request report for a day, and whether its users were asked per user:
     a restated day whose report (items, quantities, amounts) is unchanged needs no per-user calls again."""
@@ -833,10 +825,6 @@ def download_report(session: requests.Session, link: str, where: str) -> bytes:
             + " (report links are signed and expire; a new run asks for fresh ones); nothing from this run was loaded",
             response=response)
     return response.content
-
-
-def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range(max(0, (end - start).days))]
 
 
 # ------------------------------------------------------------------------------------------------- source

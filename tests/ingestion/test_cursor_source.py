@@ -17,7 +17,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import settings
-from ingestion.cursor import RateLimiter, cursor_source
+from ingestion.cursor import RateLimiter, contiguous_ranges, cursor_source, daily_report_md5s, daily_report_records
 from ingestion.demo.cursor import DemoCursorTeam
 from ingestion.demo.cursor_server import CursorDemoAdapter
 from ingestion.demo.server import DEMO_API_KEY
@@ -134,6 +134,84 @@ def test_running_the_same_window_again_adds_nothing(team, cursor, pipeline):
     run(cursor, pipeline)
     assert loaded(pipe) == first == truth(team)
     assert [query(pipe, f"select count(*) from {t}")[0][0] for t in ("team_members", "spend")] == counts
+
+
+def day_ms(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp()) * 1000
+
+
+def restated(day: dt.date):
+    """A tamper: the daily usage report of `day` restated (one member's agent requests one higher)."""
+
+    def tamper(call, response):
+        if call.path == DAILY:
+            body = json.loads(response._content)
+            record = next(r for r in body["data"] if r["date"] == day_ms(day))
+            record["agentRequests"] += 1
+            response._content = json.dumps(body).encode()
+
+    return tamper
+
+
+def test_days_whose_daily_report_is_unchanged_are_not_paged_through_again(team, cursor, pipeline):
+    """The restatement lookback costs Cursor's 20 requests a minute only for the days that changed: a re-run of a
+    4-day window whose daily usage reports are the ones loaded asks for no event page; a report restated for one
+    day re-reads that day alone, replacing its events (nothing doubled, nothing lost)."""
+    start, end = DAY - dt.timedelta(days=3), DAY + dt.timedelta(days=1)
+    pipe, first = run(cursor, pipeline, start=start, end=end)
+    expected = truth(team, start, end)
+    assert loaded(pipe) == expected
+    assert {c.body["startDate"] for c in first.to(EVENTS)} == {day_ms(start)}  # one range, paged from its start
+    md5s = dict(query(pipe, "select bucket_date, count(distinct daily_usage_md5) from usage_events group by 1"))
+    assert md5s == {d: 1 for d in days(start, end)}
+
+    pipe, again = run(cursor, pipeline, start=start, end=end)
+    assert again.to(EVENTS) == [] and len(again.to(DAILY)) == 2  # the daily_usage resource's and the events' ask
+    assert loaded(pipe) == expected
+
+    changed = DAY - dt.timedelta(days=1)
+    pipe, third = run(cursor, pipeline, start=start, end=end, tamper=restated(changed))
+    assert {(c.body["startDate"], c.body["endDate"]) for c in third.to(EVENTS)} == {
+        (day_ms(changed), day_ms(DAY) - 1)}
+    assert len(third.to(EVENTS)) == -(-len(team.events(changed)) // 500)
+    assert loaded(pipe)["events"] == expected["events"]
+    assert dict(query(pipe, "select bucket_date, count(*) from usage_events group by 1")) == {
+        d: len(team.events(d)) for d in days(start, end)}
+    # the restated day is stored beside its new report: a fourth run with the same restatement asks nothing again
+    _, fourth = run(cursor, pipeline, start=start, end=end, tamper=restated(changed))
+    assert fourth.to(EVENTS) == []
+    # README's way to read a day again regardless: its rows' md5 set to null
+    query(pipe, f"update usage_events set daily_usage_md5 = null where bucket_date = '{start}'")
+    pipe, fifth = run(cursor, pipeline, start=start, end=end, tamper=restated(changed))
+    assert {c.body["startDate"] for c in fifth.to(EVENTS)} == {day_ms(start)}
+    assert all(c.body["endDate"] == day_ms(start + dt.timedelta(days=1)) - 1 for c in fifth.to(EVENTS))
+    assert loaded(pipe)["events"] == expected["events"]
+
+
+def test_a_days_report_md5_ignores_order_and_paging_and_sees_any_change():
+    monday, tuesday = DAY - dt.timedelta(days=1), DAY
+    a = {"date": day_ms(monday), "email": "a@x.io", "agentRequests": 3}
+    b = {"date": day_ms(monday), "email": "b@x.io", "agentRequests": 5}
+    c = {"date": day_ms(tuesday), "email": "a@x.io", "agentRequests": 1}
+
+    def md5s(*pages):
+        return daily_report_md5s(r for page in pages for r in daily_report_records({"data": page}, "test"))
+
+    once = md5s([a, b, c])
+    assert set(once) == {monday, tuesday}
+    assert md5s([c], [b, a]) == once  # another order, other pages
+    assert md5s([a, {**b, "agentRequests": 6}, c])[monday] != once[monday]
+    assert md5s([a, {**b, "agentRequests": 6}, c])[tuesday] == once[tuesday]
+    assert md5s([a, c])[monday] != once[monday]  # a member missing
+    assert md5s([a, a, b, c])[monday] != once[monday]  # a member listed twice
+
+
+def test_contiguous_ranges():
+    d = [dt.date(2026, 11, n) for n in (1, 2, 3, 5, 7, 8)]
+    assert contiguous_ranges(d) == [(dt.date(2026, 11, 1), dt.date(2026, 11, 4)),
+                                    (dt.date(2026, 11, 5), dt.date(2026, 11, 6)),
+                                    (dt.date(2026, 11, 7), dt.date(2026, 11, 9))]
+    assert contiguous_ranges([]) == []
 
 
 def test_requests_carry_basic_auth_and_epoch_millisecond_bodies(cursor, pipeline):
@@ -341,17 +419,20 @@ def test_429_with_retry_after_is_waited_out_then_succeeds(team, cursor, pipeline
 
 @pytest.mark.parametrize("fault", [500, 503, "timeout"])
 def test_server_errors_and_timeouts_are_retried(fault, team, cursor, pipeline):
-    pipe, recorder = run(cursor, pipeline, faults={1: fault, 3: fault}, resources=("usage_events",),
+    # request 1 is the day's daily usage report (read for its md5); 2 and 4 are event pages
+    pipe, recorder = run(cursor, pipeline, faults={2: fault, 4: fault}, resources=("usage_events",),
                          events_page_size=400)
     assert loaded_output(pipe) == truth(team)["output"]
     pages = -(-truth(team)["events"] // 400)
-    assert len(recorder.calls) == pages + (2 if fault != "timeout" else 0)  # a timeout never reached the API
+    assert len(recorder.to(DAILY)) == 1
+    assert len(recorder.to(EVENTS)) == pages + (2 if fault != "timeout" else 0)  # a timeout never reached the API
 
 
 def test_unauthorised_is_not_retried_and_says_so(cursor, pipeline):
     with pytest.raises(PipelineStepFailed) as failure:
         run(cursor, pipeline, api_key="not-the-key", resources=("usage_events",))
-    assert "cursor /teams/filtered-usage-events: HTTP 401" in str(failure.value)
+    # the events' first request is their days' daily usage report (read for its md5)
+    assert "cursor /teams/daily-usage-data: HTTP 401" in str(failure.value)
     assert "not-the-key" not in str(failure.value)
 
 
