@@ -13,8 +13,9 @@ by the shared retrying session.
 table: a re-fetched day replaces itself, so re-running a window never double counts. Events are the bulk of the
 requests (500 a page, 20 pages a minute), so a day's events are not paged through again when the warehouse holds
 them beside the very daily usage report the API gives for that day now (`daily_usage_md5`, an md5 of every
-member's counts that day): the restatement lookback re-reads only the days whose report changed. `team_members` is replaced
-on every run; `spend` is a snapshot per run day (`snapshot_date`), a re-run on the same day replaces that day's.
+member's counts that day): the restatement lookback re-reads only the days whose report changed.
+`team_members` is replaced on every run; `spend` is a snapshot per run day (`snapshot_date`), a re-run on the same
+day replaces that day's.
 """
 
 from __future__ import annotations
