@@ -587,29 +587,31 @@ def _cursor(window: SourceWindow, events_page_size: int, spend_page_size: int, r
         return iter_pages(api, endpoint, expect=expect, paginator=BodyPagePaginator(), method="POST", json=request,
                           context=context, before_page=limiters[endpoint.path].wait, max_pages=MAX_PAGES)
 
-    def daily_usage_pages(start: dt.date, end: dt.date) -> Iterator[Any]:
-        if skipped(DAILY_USAGE_PATH):
-            return
-        api, endpoint, keys = client(), Endpoint(PROVIDER, DAILY_USAGE_PATH), RowKeys()
+    def daily_usage_bodies(api: Any, start: dt.date, end: dt.date) -> Iterator[tuple[str, Any]]:
+        """Each page of the daily usage report for [start, end), with where it came from (for messages)."""
+        endpoint = Endpoint(PROVIDER, DAILY_USAGE_PATH)
         for first, stop, start_ms, end_ms in request_windows(start, end, window.page_size_days):
             for page_number, body in post_pages(api, endpoint, {"startDate": start_ms, "endDate": end_ms},
                                                 data_envelope, f" for {first}..{stop}"):
-                issues = Issues("daily_usage")
-                rows = daily_usage_rows(body, f"{endpoint.describe(page_number)} for {first}..{stop}", issues, keys)
-                if rows:
-                    yield to_table(rows, DAILY_USAGE_SCHEMA)
-                if issues.rows:
-                    yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), "daily_usage_quarantine")
+                yield f"{endpoint.describe(page_number)} for {first}..{stop}", body
+
+    def daily_usage_pages(start: dt.date, end: dt.date) -> Iterator[Any]:
+        if skipped(DAILY_USAGE_PATH):
+            return
+        keys = RowKeys()
+        for where, body in daily_usage_bodies(client(), start, end):
+            issues = Issues("daily_usage")
+            rows = daily_usage_rows(body, where, issues, keys)
+            if rows:
+                yield to_table(rows, DAILY_USAGE_SCHEMA)
+            if issues.rows:
+                yield dlt.mark.with_table_name(to_table(issues.rows, QUARANTINE_SCHEMA), "daily_usage_quarantine")
 
     def daily_report_md5s_of(api: Any, start: dt.date, end: dt.date) -> dict[dt.date, str]:
         """The md5 of each day's daily usage report in [start, end): asked for here as well as by the daily_usage
         resource (one more request per 30 days, under the same pacing), since dlt may extract either first."""
-        endpoint = Endpoint(PROVIDER, DAILY_USAGE_PATH)
-        return daily_report_md5s(
-            record for first, stop, start_ms, end_ms in request_windows(start, end, window.page_size_days)
-            for page_number, body in post_pages(api, endpoint, {"startDate": start_ms, "endDate": end_ms},
-                                                data_envelope, f" for {first}..{stop}")
-            for record in daily_report_records(body, f"{endpoint.describe(page_number)} for {first}..{stop}"))
+        return daily_report_md5s(record for where, body in daily_usage_bodies(api, start, end)
+                                 for record in daily_report_records(body, where))
 
     def event_pages(start: dt.date, end: dt.date) -> Iterator[Any]:
         if skipped(EVENTS_PATH):
