@@ -9,6 +9,11 @@ the production wrapper (`daily_bucket_resource`: the same incremental cursor, me
 into the same pipeline, dataset and dlt schema (`cursor` / `raw_cursor`) that the API client loads into. dbt then
 reads them exactly as it reads events from the API.
 
+As the client does, each day's events are stored with an md5 standing for the day's daily usage report
+(`daily_usage_md5`; here each member's calls and cents that day, hashed by the client's own `daily_report_md5s`),
+and a day the warehouse already holds beside the same md5 is not loaded again: the daily run's restatement
+lookback costs the drawing of its days, not their load.
+
 The numbers follow the demo Cursor team (`ingestion.demo.cursor`): its members, each member's rate (scaled by
 `rate_scale` so L reaches its 100M+ events), the model mixes, token shapes, prices, Max mode surcharge and the
 plan's included cents per member and month, after which calls are usage-based and chargeable. Drawn per day from
@@ -19,6 +24,7 @@ generator: a benchmark needs the volumes and shapes, not the tests' exact record
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Iterator
 
 import dlt
@@ -26,8 +32,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion._common import SCHEMA_CONTRACT, SourceWindow, daily_bucket_resource
-from ingestion.cursor import EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, SPEND_SCHEMA, resolve_cursor_model
+from ingestion._common import SCHEMA_CONTRACT, SourceWindow, daily_bucket_resource, loaded_day_md5s
+from ingestion.cursor import (
+    EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, SPEND_SCHEMA, daily_report_md5s, resolve_cursor_model,
+)
 from ingestion.demo.cursor import (
     CURSOR_MODEL_PRICES, INCLUDED_CENTS_PER_MONTH, MAX_MODE_SURCHARGE, MIX_OTHER, MIX_POWER, MODELS,
     NON_TOKEN_SHARE, SHAPES, WORKDAY_SPAN_MS, WORKDAY_START_MS, DemoCursorTeam, epoch_ms,
@@ -131,6 +139,14 @@ class ColumnarCursorEvents:
         return pa.Table.from_arrays([arrays[name] for name in EVENT_SCHEMA.names], schema=EVENT_SCHEMA)
 
 
+def day_report_md5(day: dt.date, table: pa.Table) -> str:
+    """The md5 the client would store beside the day's events, over what the day's daily usage report tells of
+    them: each member's calls and cents that day (the same rows in any order give the same md5)."""
+    summary = table.group_by("user_email").aggregate([("row_key", "count"), ("total_cents", "sum")])
+    return daily_report_md5s((day, json.dumps({**member, "date": day}, sort_keys=True, default=str))
+                             for member in summary.to_pylist())[day]
+
+
 @dlt.source(name=PROVIDER, max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def columnar_cursor_events(team: DemoCursorTeam, start_date: str, end_date: str, rate_scale: float = 1.0,
                            empty_spend: bool = False):
@@ -140,11 +156,14 @@ def columnar_cursor_events(team: DemoCursorTeam, start_date: str, end_date: str,
     generator = ColumnarCursorEvents(team, rate_scale)
 
     def fetch(start: dt.date, end: dt.date) -> Iterator[pa.Table]:
+        loaded = loaded_day_md5s("usage_events", "daily_usage_md5", start, end)
         day = start
         while day < end:
-            table = generator.day(day)
+            table = generator.day(day)  # every day drawn, in order: a member's month carries from day to day
             if table.num_rows:
-                yield table
+                md5 = day_report_md5(day, table)
+                if loaded.get(day) != md5:
+                    yield table.append_column("daily_usage_md5", pa.repeat(pa.scalar(md5), table.num_rows))
             day += dt.timedelta(days=1)
 
     usage_events = daily_bucket_resource("usage_events", window, EVENT_SCHEMA, fetch)

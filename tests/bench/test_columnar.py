@@ -64,3 +64,52 @@ def test_calls_are_usage_based_once_the_members_month_passed_the_included_cents(
 def test_a_window_starting_mid_month_classifies_its_days_as_a_whole_month_would(world, tables):
     later = ColumnarCursorEvents(cursor_team(world), rate_scale=3.0).day(DAYS[10])
     assert later.equals(tables[10])
+
+
+def test_a_day_loaded_beside_the_same_report_md5_is_not_loaded_again(world, pipeline):
+    """As the Cursor client: the lookback's days already in the warehouse cost no load, a new day and a day whose
+    stored md5 is gone are loaded, and every day still holds exactly the generator's events."""
+    from bench.columnar import columnar_cursor_events
+    from tests.conftest import query
+
+    team = cursor_team(world)
+    pipe = pipeline("bench_cursor", "raw_cursor")
+    first, new = DAYS[0], DAYS[3]
+
+    def run(start: dt.date, end: dt.date) -> str:
+        info = pipe.run(columnar_cursor_events(team, start.isoformat(), end.isoformat(), rate_scale=0.2))
+        return info.loads_ids[0]
+
+    def loads_by_day() -> dict[dt.date, set[str]]:
+        rows = query(pipe, "select bucket_date, _dlt_load_id from raw_cursor.usage_events group by all")
+        by_day: dict[dt.date, set[str]] = defaultdict(set)
+        for day, load_id in rows:
+            by_day[day].add(load_id)
+        return dict(by_day)
+
+    def counts() -> dict[dt.date, int]:
+        return dict(query(pipe, "select bucket_date, count(*) from raw_cursor.usage_events group by all"))
+
+    generator = ColumnarCursorEvents(team, rate_scale=0.2)
+    expected = {day: generator.day(day).num_rows for day in DAYS[:4]}
+    assert all(expected.values())
+
+    once = run(first, new)  # three days
+    again = run(first, DAYS[4])  # the same three as lookback, and a new day
+    assert loads_by_day() == {DAYS[0]: {once}, DAYS[1]: {once}, DAYS[2]: {once}, new: {again}}
+    assert counts() == expected
+
+    query(pipe, f"update raw_cursor.usage_events set daily_usage_md5 = null where bucket_date = '{DAYS[1]}'")
+    third = run(first, DAYS[4])
+    assert loads_by_day() == {DAYS[0]: {once}, DAYS[1]: {third}, DAYS[2]: {once}, new: {again}}
+    assert counts() == expected
+
+
+def test_the_days_report_md5_ignores_the_events_order_and_sees_a_changed_member(world):
+    from bench.columnar import day_report_md5
+
+    table = ColumnarCursorEvents(cursor_team(world), rate_scale=0.2).day(DAYS[0])
+    md5 = day_report_md5(DAYS[0], table)
+    assert day_report_md5(DAYS[0], table.take(list(reversed(range(table.num_rows))))) == md5
+    assert day_report_md5(DAYS[0], table.slice(1)) != md5  # one call fewer for one member
+    assert day_report_md5(DAYS[1], table) != md5
