@@ -98,6 +98,8 @@ def test_a_day_loaded_beside_the_same_report_md5_is_not_loaded_again(world, pipe
     again = run(first, DAYS[4])  # the same three as lookback, and a new day
     assert loads_by_day() == {DAYS[0]: {once}, DAYS[1]: {once}, DAYS[2]: {once}, new: {again}}
     assert counts() == expected
+    assert query(pipe, "select data_type from information_schema.columns where table_schema = 'raw_cursor' "
+                       "and table_name = 'usage_events' and column_name = 'daily_usage_md5'") == [("VARCHAR",)]
 
     query(pipe, f"update raw_cursor.usage_events set daily_usage_md5 = null where bucket_date = '{DAYS[1]}'")
     third = run(first, DAYS[4])
@@ -113,3 +115,4 @@ def test_the_days_report_md5_ignores_the_events_order_and_sees_a_changed_member(
     assert day_report_md5(DAYS[0], table.take(list(reversed(range(table.num_rows))))) == md5
     assert day_report_md5(DAYS[0], table.slice(1)) != md5  # one call fewer for one member
     assert day_report_md5(DAYS[1], table) != md5
+    assert day_report_md5(DAYS[0], ColumnarCursorEvents(cursor_team(world), rate_scale=0.2).day(DAYS[0])) == md5
