@@ -10,9 +10,9 @@ into the same pipeline, dataset and dlt schema (`cursor` / `raw_cursor`) that th
 reads them exactly as it reads events from the API.
 
 As the client does, each day's events are stored with an md5 standing for the day's daily usage report
-(`daily_usage_md5`; here an md5 of each member's calls and cents that day),
-and a day the warehouse already holds beside the same md5 is not loaded again: the daily run's restatement
-lookback costs the drawing of its days, not their load.
+(`daily_usage_md5`; here an md5 of each member's calls and cents that day), and a day the warehouse already holds
+beside the same md5 is not loaded again: the daily run's restatement lookback costs the drawing of its days, not
+their load.
 
 The numbers follow the demo Cursor team (`ingestion.demo.cursor`): its members, each member's rate (scaled by
 `rate_scale` so L reaches its 100M+ events), the model mixes, token shapes, prices, Max mode surcharge and the
@@ -33,9 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion._common import SCHEMA_CONTRACT, SourceWindow, daily_bucket_resource, loaded_day_md5s
-from ingestion.cursor import (
-    EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, SPEND_SCHEMA, resolve_cursor_model,
-)
+from ingestion.cursor import EVENT_SCHEMA, MAX_RANGE_DAYS, PROVIDER, SPEND_SCHEMA, resolve_cursor_model
 from ingestion.demo.cursor import (
     CURSOR_MODEL_PRICES, INCLUDED_CENTS_PER_MONTH, MAX_MODE_SURCHARGE, MIX_OTHER, MIX_POWER, MODELS,
     NON_TOKEN_SHARE, SHAPES, WORKDAY_SPAN_MS, WORKDAY_START_MS, DemoCursorTeam, epoch_ms,
