@@ -41,13 +41,16 @@ it did not re-read. Keyed by event, re-reading a file, reading an appended file 
 re-exported into another file replaces rows instead of adding them, and windows may overlap freely. The quarantine
 is merged on its `row_key` (file, line, record, reason).
 
-Files read in full are not read again: every file read lands a row in `agent_requests_files` (url, modification
-date, size, and its counts of lines, requests, records outside the window, quarantined records; merged on the url).
-A Dagster partition run lists every file modified since its window's first day, so each daily run would otherwise
-re-read the lookback's files; a listed file whose url, modification date and size equal a row whose read left no
-record outside its window holds nothing the warehouse lacks, and is skipped. A file that had records outside the
-window is read again (a later window may take them); the rows are read from the warehouse itself, so a wiped one is
-loaded in full again.
+Files the warehouse already holds are not read again: every file read lands a row in `agent_requests_files` (url,
+modification date, size, and its counts of lines, requests, requests outside the window, quarantined records; the
+requests outside the window also by side: how many before it and the latest of them, how many after it and the
+earliest; merged on the url). A Dagster partition run lists every file modified since its window's first day, so
+each daily run would otherwise re-read the lookback's files; a listed file whose url, modification date and size
+equal a row whose read left no request outside its window, or whose requests outside that window all lie outside
+this run's window too (before its start, or after its end), holds nothing of this window the warehouse lacks, and is
+skipped. A file with requests that this window reaches is read again; the rows are read from the warehouse itself,
+so a wiped one is loaded in full again (and a row logged before the sides were counted is trusted only when it was
+read in full).
 """
 
 from __future__ import annotations
@@ -108,6 +111,12 @@ FILES_SCHEMA = pa.schema([
     ("requests", pa.int64()),
     ("outside_window", pa.int64()),
     ("quarantined", pa.int64()),
+    # the requests outside the window, each side apart: how many, and the one nearest the window (a later run whose
+    # window reaches none of them skips the unchanged file; see agent_requests)
+    ("requests_before_window", pa.int64()),
+    ("last_before_window_unix_nano", pa.int64()),
+    ("requests_after_window", pa.int64()),
+    ("first_after_window_unix_nano", pa.int64()),
 ])
 
 CLAUDE_REQUEST = {"api_request", "claude_code.api_request"}
@@ -545,6 +554,14 @@ class TelemetryFile:
         self.repaired: dict[tuple[dt.date, str], list[Any]] = {}
         self.counts = {"lines": 0, "columnar_lines": 0, "requests": 0, "other_records": 0, "outside_window": 0,
                        "metrics_lines": 0, "quarantined": 0}
+        # the requests outside the window: [how many, the latest] before it and [how many, the earliest] after it
+        self.before: list[Any] = [0, None]
+        self.after: list[Any] = [0, None]
+
+    def outside_rows(self) -> dict[str, Any]:
+        """The files log's columns of the requests outside the window."""
+        return {"requests_before_window": self.before[0], "last_before_window_unix_nano": self.before[1],
+                "requests_after_window": self.after[0], "first_after_window_unix_nano": self.after[1]}
 
     # -------------------------------------------------------------------------------------------- issues
     def _quarantine(self, day: Optional[dt.date], reason: str, record: Any, line: int, index: Any = "") -> None:
@@ -618,6 +635,7 @@ class TelemetryFile:
             kept_numbers.append(number)
         parts: list[dict[str, pa.Array]] = []
         counts = {"requests": 0, "other_records": 0, "outside_window": 0}
+        outside: list[pa.Array] = []  # the times of requests outside the window, counted once the block is taken
         if kept:
             try:
                 table = pj.read_json(
@@ -633,7 +651,8 @@ class TelemetryFile:
                 return False  # an export of neither logs nor spans: the careful path says what it is
             try:
                 for is_span, exports in ((False, logs), (True, spans)):
-                    part = self._columnar_records(exports, is_span, np.asarray(kept_numbers, np.int64), counts)
+                    part = self._columnar_records(exports, is_span, np.asarray(kept_numbers, np.int64), counts,
+                                                  outside)
                     if part is not None:
                         parts.append(part)
             except (_Irregular, pa.ArrowException, TypeError, KeyError, ValueError):
@@ -643,6 +662,8 @@ class TelemetryFile:
         self.counts["metrics_lines"] += metrics
         for name, value in counts.items():
             self.counts[name] += value
+        for times in outside:
+            self._outside_times(times)
         if parts:
             self._flush()  # rows of earlier lines first
             arrays = parts[0] if len(parts) == 1 else {
@@ -650,9 +671,20 @@ class TelemetryFile:
             self._add_batch(arrays)
         return True
 
+    def _outside_times(self, ns: pa.Array) -> None:
+        """Counts requests outside the window (their times) on their side of it, keeping the one nearest it."""
+        before = pa.array([], pa.int64()) if self.lo is None else pc.filter(ns, pc.less(ns, self.lo))
+        after = ns if self.lo is None else pc.filter(ns, pc.greater_equal(ns, self.lo))
+        for side, times, nearest in ((self.before, before, max), (self.after, after, min)):
+            if len(times):
+                side[0] += len(times)
+                value = (pc.max if nearest is max else pc.min)(times).as_py()
+                side[1] = value if side[1] is None else nearest(side[1], value)
+
     def _columnar_records(self, exports: pa.Array, is_span: bool, line_numbers: np.ndarray,
-                          counts: dict[str, int]) -> Optional[dict[str, pa.Array]]:
-        """The request rows of the block's log records (or spans), column by column."""
+                          counts: dict[str, int], outside: list[pa.Array]) -> Optional[dict[str, pa.Array]]:
+        """The request rows of the block's log records (or spans), column by column; the times of the requests
+        outside the window are added to `outside`."""
         scopes_key, records_key = ("scopeSpans", "spans") if is_span else ("scopeLogs", "logRecords")
         resources = pc.list_flatten(exports)
         line_of_resource = pc.list_parent_indices(exports).to_numpy()
@@ -698,6 +730,8 @@ class TelemetryFile:
         keep = pc.indices_nonzero(inside)
         counts["other_records"] += n - requests
         counts["outside_window"] += requests - len(keep)
+        if requests > len(keep):
+            outside.append(pc.filter(ns, pc.and_(request, pc.invert(inside))))
         counts["requests"] += len(keep)
         if len(keep) == 0:
             return None
@@ -884,6 +918,7 @@ class TelemetryFile:
             return
         if (self.lo is not None and ns < self.lo) or (self.hi is not None and ns >= self.hi):
             self.counts["outside_window"] += 1
+            self._outside_times(pa.array([ns], pa.int64()))
             return
         day = dt.date(1970, 1, 1) + dt.timedelta(days=ns // DAY_NS)
         try:
@@ -1073,11 +1108,11 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
     listing = file_listing(SECTION, path_or_url, file_glob, modification_cursor(window), fs, prepare_demo)
     bounds = window_ns(window)
 
-    read_in_full: Optional[set[tuple[str, str, int]]] = None  # asked of the warehouse once, at the first file
+    held: Optional[set[tuple[str, str, int]]] = None  # asked of the warehouse once, at the first file
 
     @dlt.transformer(data_from=listing, name=RESOURCE, primary_key="event_key", write_disposition=MERGE_REQUESTS)
     def agent_requests(files: list[Any]) -> Iterator[Any]:
-        nonlocal read_in_full
+        nonlocal held
         if not files:  # the listing's closing item: the tables exist even when no file was new
             yield AGENT_REQUESTS_SCHEMA.empty_table()
             yield quarantine_hints(FILE_QUARANTINE_SCHEMA.empty_table(), RESOURCE)
@@ -1087,12 +1122,12 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
             if not is_telemetry_file(item["file_name"]):
                 logger.info(f"{SECTION}: skipping {item['file_url']} (not a .json/.jsonl/.ndjson file)")
                 continue
-            if read_in_full is None:
-                read_in_full = {file_identity(url, modified, size) for url, modified, size in loaded_rows(
-                    FILES_TABLE, "file_url, modification_date, size_in_bytes", "outside_window = 0")} - {None}
+            if held is None:
+                held = held_files(bounds)
             identity = file_identity(item["file_url"], item.get("modification_date"), item.get("size_in_bytes"))
-            if identity is not None and identity in read_in_full:
-                logger.info(f"{SECTION}: {item['file_url']}: loaded in full before and unchanged; not read again")
+            if identity is not None and identity in held:
+                logger.info(f"{SECTION}: {item['file_url']}: unchanged, and what of it falls in this window was "
+                            "loaded before; not read again")
                 continue
             reader = TelemetryFile(item["file_url"], bounds, file_day(item), batch_rows)
             with failing_unreadable(SECTION, item["file_url"]), item.open("rb") as handle:
@@ -1108,9 +1143,29 @@ def _agent_telemetry(path_or_url: Optional[str], window: SourceWindow, file_glob
             yield files_log(pa.Table.from_pylist([{
                 "file_url": item["file_url"], "modification_date": item.get("modification_date"),
                 "size_in_bytes": item.get("size_in_bytes"), "lines": counts["lines"], "requests": counts["requests"],
-                "outside_window": counts["outside_window"], "quarantined": counts["quarantined"]}], schema=FILES_SCHEMA))
+                "outside_window": counts["outside_window"], "quarantined": counts["quarantined"],
+                **reader.outside_rows()}], schema=FILES_SCHEMA))
 
     return agent_requests
+
+
+def held_files(window: tuple[Optional[int], Optional[int]]) -> set[tuple[str, str, int]]:
+    """The identities (file_identity) of the files whose last read loaded every request of theirs in `window`
+    (unbounded where None): those it read in full, and those whose requests outside the window it was read for lie
+    outside this one too (all before its start, or all after its end). Rows logged before the sides were counted
+    (null) qualify only when read in full."""
+    lo, hi = window
+    identity = "file_url, modification_date, size_in_bytes"
+    rows = loaded_rows(
+        FILES_TABLE, identity,
+        "outside_window = 0 or (requests_before_window is not null and requests_after_window is not null"
+        " and (requests_before_window = 0 or last_before_window_unix_nano < %s)"
+        " and (requests_after_window = 0 or first_after_window_unix_nano >= %s))",
+        # an unbounded side takes every request of that side: no bound qualifies a file that has any
+        -(2**63) if lo is None else lo, 2**63 - 1 if hi is None else hi) or (
+        # a log from before the sides were counted has no such columns (nothing is read then): read in full only
+        loaded_rows(FILES_TABLE, identity, "outside_window = 0"))
+    return {file_identity(url, modified, size) for url, modified, size in rows} - {None}
 
 
 def file_identity(url: str, modified: Any, size: Any) -> Optional[tuple[str, str, int]]:

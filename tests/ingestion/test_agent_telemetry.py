@@ -298,7 +298,8 @@ def test_files_are_read_incrementally_by_modification_date(tmp_path, pipeline):
 
 def test_a_file_read_in_full_is_not_read_again(tmp_path, pipeline):
     """A partition run lists every file modified since its window's first day; a file the warehouse holds in full
-    (same url, modification date and size, nothing of it outside the window it was read for) is skipped."""
+    (same url, modification date and size, nothing of it outside the window it was read for) is skipped, and so is
+    one whose requests outside the window it was read for are outside this run's window too."""
     folder = tmp_path / "otel"
     hour = 3_600 * 10**9
     mtime = time.time() - 600
@@ -315,8 +316,13 @@ def test_a_file_read_in_full_is_not_read_again(tmp_path, pipeline):
     totals = "select count(*), sum(input_tokens) from agent_requests"
     assert query(pipe, totals)[0] == (3, 30)
 
+    # b's request outside the window, on its own side (after the window), nearest the window
+    assert query(pipe, "select requests_before_window, last_before_window_unix_nano, requests_after_window, "
+                       "first_after_window_unix_nano from agent_requests_files where file_url like '%b.jsonl'") == [
+        (0, None, 1, DAY_START_NS + DAY_NS)]
+
     pipe = run(pipeline, folder)  # the next daily run's lookback over the same day
-    assert loaded_rows(pipe) == 1  # b only: its event of DAY again (a later window may want its other one)
+    assert loaded_rows(pipe) == 0  # b's other event is still outside this window: nothing to read
     assert query(pipe, totals)[0] == (3, 30)
     pipe = run(pipeline, folder, end=DAY + dt.timedelta(days=2))  # a window reaching b's second day takes it
     assert loaded_rows(pipe) == 2  # b, now in full; a is skipped
@@ -343,6 +349,84 @@ def test_a_file_read_in_full_is_not_read_again(tmp_path, pipeline):
     assert loaded_rows(pipe) == 3 + 1
     assert query(pipe, totals)[0] == (5, 50)
 
+
+
+def test_a_file_whose_requests_lie_before_the_window_is_not_read_again_until_a_window_reaches_them(tmp_path,
+                                                                                                    pipeline):
+    """A file of earlier days listed under a later window (written or touched late) is read once; its requests
+    before the window are remembered by the latest of them, so later runs skip it until a window reaches back to
+    that request, and then take what it holds for them."""
+    folder = tmp_path / "otel"
+    hour = 3_600 * 10**9
+    mtime = time.time() - 600
+    # DAY-2 10:00 and DAY-1 22:00: both before a window of DAY
+    write(folder / "c.jsonl", [logs_line([claude_record(DAY_START_NS - 2 * DAY_NS + 10 * hour),
+                                          claude_record(DAY_START_NS - 2 * hour)])], mtime=mtime)
+    files = "select requests, outside_window, requests_before_window, last_before_window_unix_nano, " \
+            "requests_after_window, first_after_window_unix_nano from agent_requests_files"
+    totals = "select count(*), sum(input_tokens) from agent_requests"
+    pipe = run(pipeline, folder)
+    assert (loaded_rows(pipe), loaded_rows(pipe, "agent_requests_files")) == (0, 1)  # read, nothing taken
+    assert query(pipe, files) == [(0, 2, 2, DAY_START_NS - 2 * hour, 0, None)]
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe, "agent_requests_files") == 0  # not read again
+    pipe = run(pipeline, folder, start=DAY - dt.timedelta(days=1))  # reaches DAY-1 22:00, not DAY-2 10:00
+    assert (loaded_rows(pipe), loaded_rows(pipe, "agent_requests_files")) == (1, 1)
+    assert query(pipe, files) == [(1, 1, 1, DAY_START_NS - 2 * DAY_NS + 10 * hour, 0, None)]
+    assert query(pipe, totals)[0] == (1, 10)
+    pipe = run(pipeline, folder, start=DAY - dt.timedelta(days=1))
+    assert loaded_rows(pipe, "agent_requests_files") == 0
+    pipe = run(pipeline, folder)  # a window that starts later: nothing of c in it, nothing new
+    assert loaded_rows(pipe, "agent_requests_files") == 0
+
+    # a files row logged before the sides were counted (nulls) is trusted only when read in full: c is read again,
+    # and its request already held is replaced, not added
+    with pipe.sql_client() as client:
+        client.execute_sql(f"update {client.make_qualified_table_name('agent_requests_files')} set "
+                           "requests_before_window = null, last_before_window_unix_nano = null, "
+                           "requests_after_window = null, first_after_window_unix_nano = null")
+    pipe = run(pipeline, folder, start=DAY - dt.timedelta(days=1))
+    assert (loaded_rows(pipe), loaded_rows(pipe, "agent_requests_files")) == (1, 1)
+    assert query(pipe, totals)[0] == (1, 10)
+
+    # a window reaching DAY-2 10:00 takes it: c is read, now in full, and then skipped
+    pipe = run(pipeline, folder, start=DAY - dt.timedelta(days=3))
+    assert (loaded_rows(pipe), loaded_rows(pipe, "agent_requests_files")) == (2, 1)
+    assert query(pipe, totals)[0] == (2, 20)
+    assert query(pipe, files) == [(2, 0, 0, None, 0, None)]
+    pipe = run(pipeline, folder, start=DAY - dt.timedelta(days=3))
+    assert loaded_rows(pipe, "agent_requests_files") == 0
+
+    # a run without dates (every event) holds nothing outside; an unchanged file read in full stays skipped, and a
+    # file with requests before an earlier window is read (the window now reaches every request)
+    write(folder / "d.jsonl", [logs_line([claude_record(DAY_START_NS - 5 * DAY_NS)])], mtime=mtime)
+    pipe = run(pipeline, folder)
+    assert query(pipe, files + " where file_url like '%d.jsonl'") == [(0, 1, 1, DAY_START_NS - 5 * DAY_NS, 0, None)]
+    pipe = run(pipeline, folder, start=None, end=None)
+    assert (loaded_rows(pipe), loaded_rows(pipe, "agent_requests_files")) == (1, 1)  # d only
+    assert query(pipe, totals)[0] == (3, 30)
+
+
+def test_a_files_log_from_before_the_sides_were_counted_still_skips_files_read_in_full(tmp_path, pipeline):
+    """A warehouse whose agent_requests_files has no columns for the requests on each side of the window (loaded by
+    an earlier version): files read in full are still skipped, and the next load adds the columns."""
+    folder = tmp_path / "otel"
+    write(folder / "e.jsonl", [logs_line([claude_record(DAY_START_NS + 3_600 * 10**9)])], mtime=time.time() - 600)
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe, "agent_requests_files") == 1
+    sides = ["requests_before_window", "last_before_window_unix_nano", "requests_after_window",
+             "first_after_window_unix_nano"]
+    with pipe.sql_client() as client:  # the table as that version left it, and no stored schema to trust
+        files = client.make_qualified_table_name("agent_requests_files")
+        for column in sides:
+            client.execute_sql(f"alter table {files} drop column {column}")
+        client.execute_sql(f"delete from {client.make_qualified_table_name('_dlt_version')}")
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe, "agent_requests_files") == 0  # e: read in full before, not read again
+    assert query(pipe, f"select {', '.join(sides)} from agent_requests_files") == [(None, None, None, None)]
+    pipe = run(pipeline, folder)
+    assert loaded_rows(pipe, "agent_requests_files") == 0
+    assert query(pipe, "select count(*) from agent_requests")[0][0] == 1
 
 # ------------------------------------------------------------------------------------------------- bad input
 
@@ -453,7 +537,7 @@ def parsed(path: Path, columnar: bool, window=(None, None)) -> tuple[Optional[pa
     with opener(path, "rb") as handle:
         tables = list(reader.read(handle))
     table = pa.concat_tables(tables).sort_by("event_key") if tables else None
-    counts = {k: v for k, v in reader.counts.items() if k != "columnar_lines"}
+    counts = {**{k: v for k, v in reader.counts.items() if k != "columnar_lines"}, **reader.outside_rows()}
     return table, counts, reader.issue_rows()
 
 
