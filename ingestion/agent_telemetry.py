@@ -112,7 +112,7 @@ FILES_SCHEMA = pa.schema([
     ("outside_window", pa.int64()),
     ("quarantined", pa.int64()),
     # the requests outside the window, each side apart: how many, and the one nearest the window (a later run whose
-    # window reaches none of them skips the unchanged file; see agent_requests)
+    # window reaches none of them skips the unchanged file; see held_files)
     ("requests_before_window", pa.int64()),
     ("last_before_window_unix_nano", pa.int64()),
     ("requests_after_window", pa.int64()),
