@@ -350,7 +350,6 @@ def test_a_file_read_in_full_is_not_read_again(tmp_path, pipeline):
     assert query(pipe, totals)[0] == (5, 50)
 
 
-
 def test_a_file_whose_requests_lie_before_the_window_is_not_read_again_until_a_window_reaches_them(tmp_path,
                                                                                                     pipeline):
     """A file of earlier days listed under a later window (written or touched late) is read once; its requests
@@ -427,6 +426,7 @@ def test_a_files_log_from_before_the_sides_were_counted_still_skips_files_read_i
     pipe = run(pipeline, folder)
     assert loaded_rows(pipe, "agent_requests_files") == 0
     assert query(pipe, "select count(*) from agent_requests")[0][0] == 1
+
 
 # ------------------------------------------------------------------------------------------------- bad input
 
