@@ -635,7 +635,7 @@ class TelemetryFile:
             kept_numbers.append(number)
         parts: list[dict[str, pa.Array]] = []
         counts = {"requests": 0, "other_records": 0, "outside_window": 0}
-        outside: list[pa.Array] = []  # the times of requests outside the window, counted once the block is taken
+        outside: list[np.ndarray] = []  # times of the requests outside the window, counted once the block is taken
         if kept:
             try:
                 table = pj.read_json(
@@ -671,18 +671,17 @@ class TelemetryFile:
             self._add_batch(arrays)
         return True
 
-    def _outside_times(self, ns: pa.Array) -> None:
+    def _outside_times(self, ns: np.ndarray) -> None:
         """Counts requests outside the window (their times) on their side of it, keeping the one nearest it."""
-        before = pa.array([], pa.int64()) if self.lo is None else pc.filter(ns, pc.less(ns, self.lo))
-        after = ns if self.lo is None else pc.filter(ns, pc.greater_equal(ns, self.lo))
-        for side, times, nearest in ((self.before, before, max), (self.after, after, min)):
+        is_before = np.zeros(len(ns), bool) if self.lo is None else ns < self.lo
+        for side, times, nearest in ((self.before, ns[is_before], np.max), (self.after, ns[~is_before], np.min)):
             if len(times):
+                value = int(nearest(times))
                 side[0] += len(times)
-                value = (pc.max if nearest is max else pc.min)(times).as_py()
-                side[1] = value if side[1] is None else nearest(side[1], value)
+                side[1] = value if side[1] is None else int(nearest([side[1], value]))
 
     def _columnar_records(self, exports: pa.Array, is_span: bool, line_numbers: np.ndarray,
-                          counts: dict[str, int], outside: list[pa.Array]) -> Optional[dict[str, pa.Array]]:
+                          counts: dict[str, int], outside: list[np.ndarray]) -> Optional[dict[str, pa.Array]]:
         """The request rows of the block's log records (or spans), column by column; the times of the requests
         outside the window are added to `outside`."""
         scopes_key, records_key = ("scopeSpans", "spans") if is_span else ("scopeLogs", "logRecords")
@@ -731,7 +730,8 @@ class TelemetryFile:
         counts["other_records"] += n - requests
         counts["outside_window"] += requests - len(keep)
         if requests > len(keep):
-            outside.append(pc.filter(ns, pc.and_(request, pc.invert(inside))))
+            outside.append(pc.filter(ns, pc.and_(request, pc.invert(inside))).to_numpy(
+                zero_copy_only=False))
         counts["requests"] += len(keep)
         if len(keep) == 0:
             return None
@@ -918,7 +918,7 @@ class TelemetryFile:
             return
         if (self.lo is not None and ns < self.lo) or (self.hi is not None and ns >= self.hi):
             self.counts["outside_window"] += 1
-            self._outside_times(pa.array([ns], pa.int64()))
+            self._outside_times(np.array([min(ns, 2**63 - 1)], np.int64))  # a time past int64 is only ever after
             return
         day = dt.date(1970, 1, 1) + dt.timedelta(days=ns // DAY_NS)
         try:

@@ -559,6 +559,17 @@ def test_the_columnar_path_gives_exactly_the_record_by_record_rows(world, tmp_pa
     assert reader.counts["columnar_lines"] == reader.counts["lines"] > 0  # regular OTLP: all of it columnar
 
 
+
+def test_a_request_timed_past_int64_counts_after_the_window(tmp_path):
+    """A timestamp too large for 64 bits (a broken exporter) is a request after any bounded window: counted there,
+    its time kept as the largest int64, and the file read on (both paths)."""
+    path = write(tmp_path / "h.jsonl", [logs_line([claude_record(DAY_START_NS + 10), claude_record(10**20)])])
+    for columnar in (True, False):
+        table, counts, issues = parsed(path, columnar, (DAY_START_NS, DAY_START_NS + DAY_NS))
+        assert table.num_rows == 1 and issues == []
+        assert (counts["outside_window"], counts["requests_before_window"], counts["requests_after_window"],
+                counts["first_after_window_unix_nano"]) == (1, 0, 1, 2**63 - 1)
+
 def test_an_irregular_block_is_read_record_by_record(tmp_path):
     t = DAY_START_NS + 3_600 * 10**9
     regular = logs_line([claude_record(t + i, **{"event.sequence": i}) for i in range(5)])
