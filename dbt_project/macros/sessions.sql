@@ -69,19 +69,24 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Day rules over agent requests (verbose_prompt). A run rebuilt the requests of its window's sessions
-    (int_anomalies__agent_requests) from window_sessions_first_day(): the first day one of them has a request on
-    (a session left running since the day before changes that day too), or the window's first day. A day's finding
-    depends on that day and the `lookback` days before it (its baseline), so the run tests again the days from that
-    first day whose baseline reaches no later than the window's last day (the upper bound subtracts from the column,
-    as is_rebuilt_period does). -#}
+{#- Rules whose findings reach across sessions and days (verbose_prompt, expensive_session). A run rebuilt the
+    sessions with a request in its window (fct_agent_sessions, int_anomalies__agent_requests) from their first day:
+    window_sessions_first_day() is the first day a session still running into the window started on (a session left
+    running since the day before changes that day too), or the window's first day. Found from the sessions' own
+    spans (started before the window, ended in it or after), not from which of them has a request in the window: a
+    span over the window without a request in it can only make that day earlier (a few more days tested again), and
+    the spans are a filtered scan of the sessions where the requests were a semi-join over a year of them (0.13-0.20 s
+    against 0.005 s at 10,000 developers, evaluated by each statement that tests the day). A day's finding depends on
+    that day and the `lookback` days before it (its baseline), so the run tests again the days from that first day
+    whose baseline reaches no later than the window's last day (the upper bound subtracts from the column, as
+    is_rebuilt_period does). -#}
 {% macro window_sessions_first_day() -%}
     coalesce(
         (
             select min(session_date)
             from {{ ref('int_anomalies__session_base') }}
             where session_date < {{ window_start() }}
-                and {{ is_window_session_key('session_key') }}
+                and ended_date >= {{ window_start() }}
         ),
         {{ window_start() }}
     )

@@ -1,9 +1,22 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        pre_hook="{% if is_incremental() %}delete from {{ this }}
+            where {{ is_session_day_retested('period_start', var('anomaly_baseline_days') | int) }}{% endif %}",
+        on_schema_change='fail',
+    )
+}}
 -- Rule expensive_session: one row per agent session (fct_agent_sessions) that cost more than
 -- var('anomaly_session_cost_usd') or used more than var('anomaly_session_tokens') tokens (both strictly above).
 -- Its baseline (and expected cost) is the median cost of the same tool's sessions started in the
 -- var('anomaly_baseline_days') days before it (null when there were none). The session's cost is activity at list
 -- price (the telemetry's own estimate, else the price book), as in fct_agent_sessions.
+--
+-- Incremental (macros/sessions.sql): whether a session is flagged depends on its own row, its baseline on the
+-- sessions of the days before it. A run rebuilds whole the sessions with a request in its window, from the first day
+-- one of them started on (window_sessions_first_day), so it tests again the sessions started from that day on whose
+-- baseline reaches no later than the window, and keeps the other findings.
 {%- set window_days = var('anomaly_baseline_days') | int %}
 
 with
@@ -18,8 +31,11 @@ flagged as (
 
     select *
     from sessions
-    where cost_usd > {{ var('anomaly_session_cost_usd') }}
-        or total_tokens > {{ var('anomaly_session_tokens') }}
+    where (cost_usd > {{ var('anomaly_session_cost_usd') }}
+        or total_tokens > {{ var('anomaly_session_tokens') }})
+    {% if is_incremental() %}
+        and {{ is_session_day_retested('session_date', window_days) }}
+    {% endif %}
 
 ),
 
