@@ -92,6 +92,15 @@
     )
 {%- endmacro %}
 
+{#- The pre-hook's delete of what such a run tests again: the findings dated on a day is_session_day_retested
+    names (the rule's baseline of var('anomaly_baseline_days') days). -#}
+{% macro delete_retested_session_days() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ is_session_day_retested('period_start', var('anomaly_baseline_days') | int) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro is_session_day_retested(column, lookback) -%}
     ({{ column }} >= {{ window_sessions_first_day() }}
         and cast({{ dbt.dateadd('day', -lookback, column) }} as date) <= {{ window_end() }})

@@ -2,8 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy=append_strategy(),
-        pre_hook="{% if is_incremental() %}delete from {{ this }}
-            where {{ is_session_day_retested('period_start', var('anomaly_baseline_days') | int) }}{% endif %}",
+        pre_hook="{{ delete_retested_session_days() }}",
         on_schema_change='fail',
     )
 }}
