@@ -198,8 +198,9 @@ def main() -> None:
     from ingestion.org_directory import org_directory_source
     from ingestion.pricing import pricing_source
     from ingestion.settings import demo_engineering, demo_world, lookback_days
+    from orchestration.changed_days import narrowed_window
     from orchestration.partitions import DBT_BUILD, dbt_window, dbt_window_env
-    from orchestration.resources import DBT_PROJECT_DIR, Warehouse
+    from orchestration.resources import DBT_PROJECT_DIR, Warehouse, ensure_dbt_manifest
 
     warehouse = Warehouse.from_env()
     time_the_demo()
@@ -349,9 +350,14 @@ def main() -> None:
         out = done.stdout
         dbt_peaks.append(int(out.rsplit("PEAK_RSS_MIB=", 1)[1].split()[0]))
 
+    # the history's last days fingerprinted before the build and recorded after it, as a scheduled build records
+    # them (orchestration/changed_days.py): the daily runs below compare their lookback with them (not timed)
+    history_window = {"min_date": start.isoformat(), "max_date": (end - dt.timedelta(days=1)).isoformat()}
+    history_built = narrowed_window(warehouse, history_window, start, lookback_days(), ensure_dbt_manifest())
     phase = phase_start()
     run_dbt("--full-refresh")
     results["dbt_full_build_s"] = round(phase_end("full build", phase), 1)
+    history_built.recorded(warehouse)
     print(f"  dbt build (full, all data tests): {results['dbt_full_build_s']}s", flush=True)
     # the floor's aggregates the way the project makes them: the finance rollup and every model upstream of it
     # (staging, pricing, identity, allocation, the ledger), models only, no tests, nothing else downstream
@@ -412,9 +418,13 @@ def main() -> None:
                                         for p, (t, d) in daily_loads.items()}
     results["daily_demo_s"] = round(demo_seconds() - demo_before, 1)
     phase_end("daily dlt", phase)
-    window = dbt_window(day, end, lookback_days())
+    # the lookback's days the loads left as they were built are not rebuilt: fingerprinted, timed with dbt's part
     phase = phase_start()
+    narrowed = narrowed_window(warehouse, dbt_window(day, end, lookback_days()), day, lookback_days(),
+                               ensure_dbt_manifest())
+    window = narrowed.window
     run_dbt(window_env=dbt_window_env(window))
+    narrowed.recorded(warehouse)
     phase_end("daily dbt", phase)
     results["daily_incremental_s"] = round(time.perf_counter() - began, 1)
     results["daily_dbt_s"] = round(results["daily_incremental_s"] - results["daily_dlt_s"], 1)

@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
+from orchestration.changed_days import narrowed_window
 from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_window, dbt_window_env
 from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest, environment, keep_partial_parse
 
@@ -64,8 +65,14 @@ class LayerTranslator(DagsterDbtTranslator):
 )
 def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
     window = context.partition_time_window
-    run_window = dbt_window(window.start, window.end, settings.lookback_days())
-    context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}")
+    lookback = settings.lookback_days()
+    full_window = dbt_window(window.start, window.end, lookback)
+    # the lookback's days that came back from the loads as they were built are not rebuilt (changed_days.py)
+    narrowed = narrowed_window(warehouse, full_window, window.start.date(), lookback, dbt_project.manifest_path)
+    run_window = narrowed.window
+    context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}"
+                     + (f" (the loads changed nothing in {full_window['min_date']}..{run_window['min_date']} excl.)"
+                        if run_window != full_window else ""))
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     runs_kept = dbt_runs_kept()  # a bad setting fails here, before dbt runs, not while a build's error propagates
     waiting = held_keys(context.assets_def.specs)
@@ -81,6 +88,7 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
                     held.append(event)
                 else:
                     yield event
+        narrowed.recorded(warehouse)  # only a build that succeeded: a failed one leaves its days to the next run
     except Exception:
         yield from held  # what dbt did build before the failure is still recorded as materialized
         raise
