@@ -223,8 +223,15 @@ class NarrowedWindow:
     keep_from: dt.date
 
     def recorded(self, warehouse) -> None:
-        if self.record is not None:
+        """Call once the build of every model over `window` succeeded. A record that fails is only logged: what was
+        recorded is still true (a fingerprint is only ever recorded for a day built from it), and a day left out is
+        rebuilt by the next run."""
+        if self.record is None:
+            return
+        try:
             record_built(warehouse, self.record, self.keep_from)
+        except Exception as error:  # noqa: BLE001 - the build itself succeeded
+            logger.warning("fingerprints of this build not recorded, the next run rebuilds its lookback: %s", error)
 
 
 def narrowed_window(warehouse, window: Mapping[str, str], partition_start: dt.date, lookback_days: int,

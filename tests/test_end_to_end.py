@@ -60,7 +60,7 @@ def make_run(env, start: dt.date, end: dt.date) -> str:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result.stdout
+    return result.stdout + result.stderr  # the summary, then Dagster's log
 
 
 def marts(env) -> dict[str, list[tuple]]:
@@ -347,9 +347,13 @@ def test_running_again_and_a_single_overlapping_partition_change_nothing(env, fi
     assert before["fct_ai_usage_daily"], "the ledger is empty"
     make_run(env, START, END)
     assert marts(env) == before
-    # the daily schedule's shape: one partition (the last day), its lookback overlapping days already loaded
-    make_run(env, END - dt.timedelta(days=1), END)
+    # the daily schedule's shape: one partition (the last day), its lookback overlapping days already loaded; they
+    # come back from the demo APIs as they were built, so dbt rebuilds the partition's day alone
+    log = make_run(env, END - dt.timedelta(days=1), END)
     assert marts(env) == before
+    last = END - dt.timedelta(days=1)
+    assert (f"dbt build for {last}..{last} ({last - dt.timedelta(days=LOOKBACK)}..{last - dt.timedelta(days=1)} "
+            "unchanged since the last build)") in log
 
 
 def test_focus_export_files_hold_the_ledger_and_pass_the_focus_validator(env, first_run):
@@ -431,7 +435,10 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
     revised_day = END - dt.timedelta(days=2)
     query_days = "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2"
     before = {(p, d): v for p, d, v in scalar(env, query_days)}
-    make_run({**env, "FINOPS_DEMO_REVISIONS": f"{revised_day}=1.1"}, END - dt.timedelta(days=1), END)
+    log = make_run({**env, "FINOPS_DEMO_REVISIONS": f"{revised_day}=1.1"}, END - dt.timedelta(days=1), END)
+    # the lookback's days the revision left alone (the first) are not rebuilt: from the revised day on
+    assert (f"dbt build for {revised_day}..{END - dt.timedelta(days=1)} "
+            f"({END - dt.timedelta(days=1 + LOOKBACK)}..{revised_day - dt.timedelta(days=1)} unchanged") in log
     after = {(p, d): v for p, d, v in scalar(env, query_days)}
     revised = DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY, revisions={revised_day: 1.1})
     expected = {

@@ -6,6 +6,7 @@ rebuild exactly those days.
 """
 
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -70,8 +71,9 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     # the lookback's days that came back from the loads as they were built are not rebuilt (changed_days.py)
     narrowed = narrowed_window(warehouse, full_window, window.start.date(), lookback, dbt_project.manifest_path)
     run_window = narrowed.window
+    unchanged = dt.date.fromisoformat(run_window["min_date"]) - dt.timedelta(days=1)
     context.log.info(f"dbt build for {run_window['min_date']}..{run_window['max_date']}"
-                     + (f" (the loads changed nothing in {full_window['min_date']}..{run_window['min_date']} excl.)"
+                     + (f" ({full_window['min_date']}..{unchanged} unchanged since the last build)"
                         if run_window != full_window else ""))
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     runs_kept = dbt_runs_kept()  # a bad setting fails here, before dbt runs, not while a build's error propagates
@@ -88,7 +90,10 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
                     held.append(event)
                 else:
                     yield event
-        narrowed.recorded(warehouse)  # only a build that succeeded: a failed one leaves its days to the next run
+        # only a build of every model that succeeded: a failed one, or one of a few models picked in the UI, leaves
+        # its days to the next run
+        if set(context.selected_asset_keys) >= set(context.assets_def.keys):
+            narrowed.recorded(warehouse)
     except Exception:
         yield from held  # what dbt did build before the failure is still recorded as materialized
         raise

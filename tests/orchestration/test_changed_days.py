@@ -3,6 +3,9 @@ hand-made fingerprints, then on a small DuckDB warehouse whose raw tables are re
 
 import datetime as dt
 import json
+import os
+import uuid
+from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -71,34 +74,61 @@ TABLES = [WatchedTable("raw_t", "usage", day="bucket_date"), WatchedTable("raw_t
           WatchedTable("raw_t", "seats", latest="snapshot_date", exclude=("snapshot_date", "observed_at"))]
 
 
-@pytest.fixture
-def warehouse(tmp_path):
-    path = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("create schema raw_t")
-    con.execute("create table raw_t.usage (bucket_date date, model varchar, tokens bigint, _dlt_load_id varchar)")
-    for offset in range(-3, 1):
-        con.execute("insert into raw_t.usage values (?, 'm1', ?, 'load1'), (?, 'm2', 7, 'load1')",
-                    [D + dt.timedelta(days=offset), 100 + offset, D + dt.timedelta(days=offset)])
-    con.execute("create table raw_t.people (email varchar, team varchar)")
-    con.execute("insert into raw_t.people values ('a@x', 'red'), ('b@x', 'blue')")
-    con.execute("create table raw_t.seats (snapshot_date date, observed_at timestamp, login varchar, plan varchar)")
-    con.execute("insert into raw_t.seats values (?, now(), 'a', 'business')", [D - dt.timedelta(days=1)])
-    con.close()
+POSTGRES_DSN = os.environ.get("FINOPS_TEST_POSTGRES_DSN")
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.skipif(
+    not POSTGRES_DSN, reason="no PostgreSQL configured (FINOPS_TEST_POSTGRES_DSN); .ci/run starts one"))]
+
+
+@pytest.fixture(params=ENGINES)
+def warehouse(request, tmp_path, monkeypatch):
+    """The same raw tables on DuckDB, or in a database of their own on PostgreSQL (the row hashes differ)."""
+    if request.param == "duckdb":
+        warehouse = Warehouse(kind="duckdb", duckdb_path=str(tmp_path / "warehouse.duckdb"),
+                              pipelines_dir=str(tmp_path / "pipelines"))
+    else:
+        import psycopg2
+
+        name = f"changed_days_{uuid.uuid4().hex[:8]}"
+        admin = psycopg2.connect(POSTGRES_DSN)
+        admin.autocommit = True
+        admin.cursor().execute(f"create database {name}")
+        request.addfinalizer(lambda: (admin.cursor().execute(f"drop database if exists {name} with (force)"),
+                                      admin.close()))
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", urlparse(POSTGRES_DSN)._replace(path=f"/{name}").geturl())
+        warehouse = Warehouse(kind="postgres", pipelines_dir=str(tmp_path / "pipelines"))
+    execute(warehouse, "create schema raw_t",
+            "create table raw_t.usage (bucket_date date, model varchar, tokens bigint, _dlt_load_id varchar)",
+            *[f"insert into raw_t.usage values (date '{day(offset)}', 'm1', {100 + offset}, 'load1'), "
+              f"(date '{day(offset)}', 'm2', 7, 'load1')" for offset in range(-3, 1)],
+            "create table raw_t.people (email varchar, team varchar)",
+            "insert into raw_t.people values ('a@x', 'red'), ('b@x', 'blue')",
+            "create table raw_t.seats (snapshot_date date, observed_at timestamp, login varchar, plan varchar)",
+            f"insert into raw_t.seats values (date '{day(-1)}', now(), 'a', 'business')")
     manifest = tmp_path / "manifest.json"
     incremental = {"model.p.ledger": {"config": {"materialized": "incremental"}}}
     sources = {f"source.p.{t.name}": {"schema": t.schema, "name": t.name, "meta": {"finops_changes": {
         key: value for key, value in (("day", t.day), ("latest", t.latest), ("exclude", list(t.exclude))) if value}}}
         for t in TABLES}
     manifest.write_text(json.dumps(_manifest(sources, incremental, {uid: ["model.p.ledger"] for uid in sources})))
-    return Warehouse(kind="duckdb", duckdb_path=str(path), pipelines_dir=str(tmp_path / "pipelines")), manifest
+    return warehouse, manifest
 
 
 def execute(warehouse: Warehouse, *statements: str) -> None:
-    con = duckdb.connect(warehouse.duckdb_path)
+    if warehouse.kind == "duckdb":
+        con = duckdb.connect(warehouse.duckdb_path)
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        return
+    import psycopg2
+
+    con = psycopg2.connect(os.environ["DESTINATION__POSTGRES__CREDENTIALS"])
     try:
-        for statement in statements:
-            con.execute(statement)
+        with con, con.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
     finally:
         con.close()
 
@@ -160,7 +190,9 @@ def test_recorded_days_are_the_compared_ones_and_older_days_are_forgotten(wareho
     warehouse, manifest = warehouse
     daily(warehouse, manifest)
     recorded = read_built(warehouse)
-    assert recorded[("raw_t.usage", day(-2))] == "2:" + str(sum_of_hashes(warehouse, day(-2)))
+    if warehouse.kind == "duckdb":
+        assert recorded[("raw_t.usage", day(-2))] == "2:" + str(sum_of_hashes(warehouse, day(-2)))
+    assert recorded[("raw_t.usage", day(-2))].startswith("2:")
     assert recorded[("raw_t.usage", NO_DAY)] == EMPTY and recorded[("raw_t.people", UNDATED)].startswith("2:")
     assert {d for _, d in recorded} == {day(-3), day(-2), day(-1), day(0), NO_DAY, UNDATED}
     # the next day's run: D-3 falls out of what any later run compares
