@@ -101,9 +101,21 @@ def _row_hash_sum(engine: str, columns: list[str]) -> str:
     return f"coalesce(sum(('x' || substr(md5(row({listed})::text), 1, 15))::bit(60)::bigint), 0)"
 
 
+def merged(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """Inclusive day ranges, overlapping or adjacent ones merged, in order."""
+    result: list[tuple[dt.date, dt.date]] = []
+    for first, last in sorted(ranges):
+        if result and first <= result[-1][1] + dt.timedelta(days=1):
+            result[-1] = (result[-1][0], max(result[-1][1], last))
+        else:
+            result.append((first, last))
+    return result
+
+
 def fingerprint_sql(engine: str, table: WatchedTable, columns: list[str], ranges: list[tuple[dt.date, dt.date]]) -> str:
-    """One query: (day, rows, hash sum) per day of the inclusive `ranges` and for the rows without a day (a dated
-    table), or one row (None, rows, hash sum) for an undated table."""
+    """One query: (day, rows, hash sum) per day of the inclusive `ranges`, and (null, rows, hash sum) for the rows
+    without a day (a dated table), or one row (null, rows, hash sum) for an undated table. The days and the rows
+    without one are read apart: DuckDB skips the blocks outside a plain range (or without nulls), not an `or`."""
     relation = f"{_quoted(table.schema)}.{_quoted(table.name)}"
     where = "true"
     if table.latest:
@@ -112,10 +124,11 @@ def fingerprint_sql(engine: str, table: WatchedTable, columns: list[str], ranges
     if table.day is None:
         return f"select null, {measures} from {relation} where {where}"
     day = f"({table.day.format(schema=_quoted(table.schema))})"
-    within = " or ".join(f"{day} between cast('{a.isoformat()}' as date) and cast('{b.isoformat()}' as date)"
-                         for a, b in ranges)
-    return (f"select cast({day} as varchar(10)), {measures} from {relation} "
-            f"where {where} and ({within} or {day} is null) group by 1")
+    selects = [f"select cast({day} as varchar(10)), {measures} from {relation} where {where} and {day} between "
+               f"cast('{first.isoformat()}' as date) and cast('{last.isoformat()}' as date) group by 1"
+               for first, last in merged(ranges)]
+    selects.append(f"select null, {measures} from {relation} where {where} and {day} is null")
+    return " union all ".join(selects)
 
 
 def days(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[str]:

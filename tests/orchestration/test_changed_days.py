@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 import duckdb
 import pytest
 
-from orchestration.changed_days import (EMPTY, NO_DAY, UNDATED, WatchedTable, narrowed_window, read_built,
-                                        rebuild_start, watched_tables)
+from orchestration.changed_days import (EMPTY, NO_DAY, UNDATED, WatchedTable, merged, narrowed_window,
+                                        read_built, rebuild_start, watched_tables)
 from orchestration.resources import Warehouse
 
 D = dt.date(2026, 11, 20)  # the partition's day; the lookback of 3 is D-3..D-1
@@ -219,3 +219,25 @@ def test_another_engine_keeps_the_whole_window_and_records_nothing(tmp_path):
     other = Warehouse(kind="snowflake", duckdb_path=str(tmp_path / "x.duckdb"), pipelines_dir=str(tmp_path))
     narrowed = narrowed_window(other, {"min_date": day(-3), "max_date": day(0)}, D, 3, tmp_path / "missing.json")
     assert narrowed.window == {"min_date": day(-3), "max_date": day(0)} and narrowed.record is None
+
+
+def test_day_ranges_merge_when_they_touch():
+    a, b = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+    assert merged([(b, b), (a, a + dt.timedelta(days=2))]) == [(a, a + dt.timedelta(days=2)), (b, b)]
+    assert merged([(a, a + dt.timedelta(days=2)), (a + dt.timedelta(days=3), b)]) == [(a, b)]  # adjacent
+    assert merged([(a, b), (a + dt.timedelta(days=5), a + dt.timedelta(days=6))]) == [(a, b)]  # inside
+
+
+def test_a_backfill_compares_the_lookback_before_it_and_records_the_days_a_next_run_compares(warehouse):
+    """Partitions D-1..D (lookback 3: D-4..D-2 compared); recorded: the compared days and the last 3 + 1."""
+    warehouse, manifest = warehouse
+    execute(warehouse, f"insert into raw_t.usage values (date '{day(-4)}', 'm1', 1, 'load1')")
+    narrowed = narrowed_window(warehouse, {"min_date": day(-4), "max_date": day(0)}, D - dt.timedelta(days=1), 3,
+                               manifest)
+    assert narrowed.window["min_date"] == day(-4)  # nothing recorded yet
+    narrowed.recorded(warehouse)
+    assert {d for _, d in read_built(warehouse)} == {day(-4), day(-3), day(-2), day(-1), day(0), NO_DAY, UNDATED}
+    execute(warehouse, f"update raw_t.usage set tokens = 2 where bucket_date = date '{day(-3)}' and model = 'm2'")
+    again = narrowed_window(warehouse, {"min_date": day(-4), "max_date": day(0)}, D - dt.timedelta(days=1), 3,
+                            manifest)
+    assert again.window["min_date"] == day(-3)
