@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -93,12 +94,16 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _row_hash_sum(engine: str, columns: list[str]) -> str:
+def _row_hash(engine: str, columns: list[str]) -> str:
     listed = ", ".join(_quoted(c) for c in columns)
     if engine == "duckdb":
-        return f"coalesce(sum(hash({listed})::hugeint), 0)"
+        return f"hash({listed})::hugeint"
     # Postgres: the row's text form, md5, its first 60 bits as a number
-    return f"coalesce(sum(('x' || substr(md5(row({listed})::text), 1, 15))::bit(60)::bigint), 0)"
+    return f"('x' || substr(md5(row({listed})::text), 1, 15))::bit(60)::bigint"
+
+
+def _row_hash_sum(engine: str, columns: list[str]) -> str:
+    return f"coalesce(sum({_row_hash(engine, columns)}), 0)"
 
 
 def merged(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
@@ -123,10 +128,17 @@ def fingerprint_sql(engine: str, table: WatchedTable, columns: list[str], ranges
     measures = f"count(*), {_row_hash_sum(engine, columns)}"
     if table.day is None:
         return f"select null, {measures} from {relation} where {where}"
-    day = f"({table.day.format(schema=_quoted(table.schema))})"
-    selects = [f"select cast({day} as varchar(10)), {measures} from {relation} where {where} and {day} between "
-               f"cast('{first.isoformat()}' as date) and cast('{last.isoformat()}' as date) group by 1"
-               for first, last in merged(ranges)]
+    within = [f"between cast('{first.isoformat()}' as date) and cast('{last.isoformat()}' as date)"
+              for first, last in merged(ranges)]
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table.day):  # an expression (a join): worked out once, in one scan
+        day = table.day.format(schema=_quoted(table.schema))
+        return (f"select cast(row_day as varchar(10)), count(*), coalesce(sum(row_hash), 0) from "
+                f"(select ({day}) as row_day, {_row_hash(engine, columns)} as row_hash from {relation} "
+                f"where {where}) as rows_with_days "
+                f"where {' or '.join(f'row_day {w}' for w in within)} or row_day is null group by 1")
+    day = _quoted(table.day)
+    selects = [f"select cast({day} as varchar(10)), {measures} from {relation} where {where} and {day} {w} group by 1"
+               for w in within]
     selects.append(f"select null, {measures} from {relation} where {where} and {day} is null")
     return " union all ".join(selects)
 

@@ -71,7 +71,9 @@ def test_watched_tables_are_the_sources_an_incremental_model_reads_through_views
 # ------------------------------------------------------------------------------------- on a DuckDB warehouse
 
 TABLES = [WatchedTable("raw_t", "usage", day="bucket_date"), WatchedTable("raw_t", "people"),
-          WatchedTable("raw_t", "seats", latest="snapshot_date", exclude=("snapshot_date", "observed_at"))]
+          WatchedTable("raw_t", "seats", latest="snapshot_date", exclude=("snapshot_date", "observed_at")),
+          # a table whose day is its parent's (GitHub's issue links: their pull request's merge day)
+          WatchedTable("raw_t", "links", day="(select merged from {schema}.prs as p where p.pr = links.pr)")]
 
 
 POSTGRES_DSN = os.environ.get("FINOPS_TEST_POSTGRES_DSN")
@@ -103,7 +105,11 @@ def warehouse(request, tmp_path, monkeypatch):
             "create table raw_t.people (email varchar, team varchar)",
             "insert into raw_t.people values ('a@x', 'red'), ('b@x', 'blue')",
             "create table raw_t.seats (snapshot_date date, observed_at timestamp, login varchar, plan varchar)",
-            f"insert into raw_t.seats values (date '{day(-1)}', now(), 'a', 'business')")
+            f"insert into raw_t.seats values (date '{day(-1)}', now(), 'a', 'business')",
+            "create table raw_t.prs (pr varchar, merged date)",
+            f"insert into raw_t.prs values ('p1', date '{day(-3)}'), ('p2', date '{day(-2)}'), ('p3', null)",
+            "create table raw_t.links (pr varchar, issue varchar)",
+            "insert into raw_t.links values ('p1', 'JIRA-1'), ('p2', 'JIRA-2')")
     manifest = tmp_path / "manifest.json"
     incremental = {"model.p.ledger": {"config": {"materialized": "incremental"}}}
     sources = {f"source.p.{t.name}": {"schema": t.schema, "name": t.name, "meta": {"finops_changes": {
@@ -241,3 +247,13 @@ def test_a_backfill_compares_the_lookback_before_it_and_records_the_days_a_next_
     again = narrowed_window(warehouse, {"min_date": day(-4), "max_date": day(0)}, D - dt.timedelta(days=1), 3,
                             manifest)
     assert again.window["min_date"] == day(-3)
+
+
+def test_a_table_dated_by_its_parent_changes_on_the_parents_day(warehouse):
+    warehouse, manifest = warehouse
+    daily(warehouse, manifest)
+    execute(warehouse, "insert into raw_t.links values ('p2', 'JIRA-9')")  # a link added to p2 (merged D-2)
+    assert daily(warehouse, manifest) == day(-2)
+    execute(warehouse, "insert into raw_t.links values ('p3', 'JIRA-3')")  # its pull request has no merge day
+    assert daily(warehouse, manifest) == day(-3)
+    assert daily(warehouse, manifest) == day(0)
