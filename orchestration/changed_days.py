@@ -11,12 +11,15 @@ compared with the fingerprints recorded after the last successful dbt build. dbt
   day that changed, or when there is nothing recorded to compare with (a first run, a failed build, a new table);
 * else the earliest day whose rows changed, or the partition's first day when none did.
 
-The day of a table is the day its loader fetches it by (`meta: finops_changes: {day: ...}` on its dbt source), the
-same day the restatement lookback re-fetches: the models already rebuild correctly from whatever day a window
-starts at, as long as no row of an earlier day changed, which is what the comparison checks. Fingerprints are
-taken before the build and recorded after it succeeds, so a build that fails, or a load that lands while dbt
-builds, leaves a difference that the next run rebuilds. A table dbt reads only into models it rebuilds whole (no
-incremental model downstream) is not watched.
+The day of a table is the day its loader fetches it by, the day the restatement lookback re-fetches, set on its
+dbt source: `meta: finops_changes: {day: <a column, or SQL over the table's columns where {schema} is its schema>}`.
+The models already rebuild correctly from whatever day a window starts at as long as no row of an earlier day
+changed, which is what the comparison checks. A snapshot table (`latest: <column>`) is compared by its latest
+snapshot, and `exclude: [...]` leaves out columns no incremental model reads (a snapshot's date, a time stamped on
+every load). Fingerprints are taken before the build and recorded after it succeeds, so a build that fails, or a
+load that lands while dbt builds, leaves a difference that the next run rebuilds. A table dbt reads only into
+models it rebuilds whole (no incremental model downstream) is not watched. The records are in the warehouse
+(`finops_state.dbt_built_fingerprints`): a rebuilt warehouse starts without them.
 
 DuckDB and Postgres only (their row hashes); elsewhere dbt keeps the whole lookback window.
 """
@@ -225,8 +228,8 @@ def record_built(warehouse, current: Fingerprints, keep_from: dt.date) -> None:
         if not client.has_dataset():
             client.create_dataset()
         table = _qualified(client)
-        client.execute_sql(f"create table if not exists {table} "
-                           "(table_key varchar(400) not null, day varchar(10) not null, fingerprint varchar(80) not null)")
+        client.execute_sql(f"create table if not exists {table} (table_key varchar(400) not null, "
+                           "day varchar(10) not null, fingerprint varchar(80) not null)")
         recorded = sorted({day for _, day in current})
         placeholders = ", ".join(["%s"] * len(recorded))
         client.execute_sql(f"delete from {table} where day in ({placeholders}) or "

@@ -96,7 +96,8 @@ def warehouse(request, tmp_path, monkeypatch):
         admin.cursor().execute(f"create database {name}")
         request.addfinalizer(lambda: (admin.cursor().execute(f"drop database if exists {name} with (force)"),
                                       admin.close()))
-        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", urlparse(POSTGRES_DSN)._replace(path=f"/{name}").geturl())
+        database = urlparse(POSTGRES_DSN)._replace(path=f"/{name}").geturl()
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", database)
         warehouse = Warehouse(kind="postgres", pipelines_dir=str(tmp_path / "pipelines"))
     execute(warehouse, "create schema raw_t",
             "create table raw_t.usage (bucket_date date, model varchar, tokens bigint, _dlt_load_id varchar)",
@@ -161,7 +162,8 @@ def test_a_first_run_takes_the_lookback_and_an_identical_reload_only_the_partiti
 def test_a_restated_day_starts_the_window_at_that_day(warehouse):
     warehouse, manifest = warehouse
     daily(warehouse, manifest)
-    execute(warehouse, f"update raw_t.usage set tokens = tokens + 1 where bucket_date = date '{day(-2)}' and model = 'm2'")
+    execute(warehouse,
+            f"update raw_t.usage set tokens = tokens + 1 where bucket_date = date '{day(-2)}' and model = 'm2'")
     assert daily(warehouse, manifest) == day(-2)
     assert daily(warehouse, manifest) == day(0)  # recorded: the next run leaves it
     execute(warehouse, f"delete from raw_t.usage where bucket_date = date '{day(-1)}' and model = 'm1'")
