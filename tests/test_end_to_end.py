@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -452,6 +453,41 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
             assert value > before[(provider, day)] * Decimal("1.09")  # it did change, by about 10%
         else:
             assert value == before[(provider, day)], (provider, day)
+
+
+def test_a_build_of_a_few_models_records_no_fingerprints(env, first_run, tmp_path):
+    """A model materialized alone from the UI (or the CLI) builds over the narrowed window, but the days it saw
+    changed are not recorded as built: the models it left out have not seen them, so the next full run must."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(env["WAREHOUSE_PATH"], copy)
+    changed_day = END - dt.timedelta(days=2)
+    records = "select table_key, day, fingerprint from finops_state.dbt_built_fingerprints order by all"
+    con = duckdb.connect(str(copy))
+    try:
+        before = con.execute(records).fetchall()
+        assert ("raw_openai.costs", str(changed_day)) in {(key, day) for key, day, _ in before}
+        con.execute("delete from raw_openai.costs where row_key = (select min(row_key) from raw_openai.costs "
+                    "where bucket_date = ?)", [changed_day])
+    finally:
+        con.close()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "orchestration.definitions",
+         "--select", "staging/stg_openai__costs", "--partition", str(END - dt.timedelta(days=1))],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**env, "WAREHOUSE_PATH": str(copy), "DAGSTER_HOME": str(home),
+             "FINOPS_PIPELINES_DIR": str(tmp_path / "pipelines")})
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert f"dbt build for {changed_day}..{END - dt.timedelta(days=1)}" in log  # it did see the change
+    assert re.findall(r"OK created sql \w+ model (\S+)", log) == ["staging.stg_openai__costs"]  # that one alone
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        assert con.execute(records).fetchall() == before
+    finally:
+        con.close()
 
 
 def test_daily_brief_shows_the_marts_numbers(env, first_run):
