@@ -8,7 +8,7 @@ compared with the fingerprints recorded after the last successful dbt build. dbt
 
 * the first day of the lookback when an undated table changed (the org directory, the price book, model lists:
   what a change there does to the lookback's days is what it always did), when a dated table has rows without a
-  day that changed, or when there is nothing recorded to compare with (a first run, a failed build, a new table);
+  day that changed, or when there is nothing recorded to compare with (a first run, a new table);
 * else the earliest day whose rows changed, or the partition's first day when none did.
 
 The day of a table is the day its loader fetches it by, the day the restatement lookback re-fetches, set on its
@@ -16,10 +16,11 @@ dbt source: `meta: finops_changes: {day: <a column, or SQL over the table's colu
 The models already rebuild correctly from whatever day a window starts at as long as no row of an earlier day
 changed, which is what the comparison checks. A snapshot table (`latest: <column>`) is compared by its latest
 snapshot, and `exclude: [...]` leaves out columns no incremental model reads (a snapshot's date, a time stamped on
-every load). Fingerprints are taken before the build and recorded after it succeeds, so a build that fails, or a
-load that lands while dbt builds, leaves a difference that the next run rebuilds. A table dbt reads only into
-models it rebuilds whole (no incremental model downstream) is not watched. The records are in the warehouse
-(`finops_state.dbt_built_fingerprints`): a rebuilt warehouse starts without them.
+every load). Fingerprints are taken before the build and recorded after a build of every model succeeds, so a
+build that fails, one of a few models picked in the UI, or a load that lands while dbt builds, leaves a difference
+that the next run rebuilds. A table dbt reads only into models it rebuilds whole (no incremental model downstream)
+is not watched. The records are in the warehouse (`finops_state.dbt_built_fingerprints`): a rebuilt warehouse
+starts without them.
 
 DuckDB and Postgres only (their row hashes); elsewhere dbt keeps the whole lookback window.
 """
