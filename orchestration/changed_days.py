@@ -32,6 +32,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -91,7 +92,14 @@ def watched_tables(manifest: Mapping[str, Any]) -> list[WatchedTable]:
 
 
 def watched_tables_of(manifest_path: Path) -> list[WatchedTable]:
-    return watched_tables(json.loads(Path(manifest_path).read_text()))
+    path = Path(manifest_path)
+    return list(_watched_tables_of(str(path), path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=4)
+def _watched_tables_of(path: str, modified: int) -> tuple[WatchedTable, ...]:
+    """Read once per version of the manifest: the raw checks ask for every table they check (~0.05 s a read)."""
+    return tuple(watched_tables(json.loads(Path(path).read_text())))
 
 
 def _quoted(name: str) -> str:
@@ -203,16 +211,24 @@ def _state_client(warehouse):
     return warehouse.pipeline("dbt_state", STATE_DATASET).sql_client()
 
 
-def read_built(warehouse) -> Fingerprints:
-    """What the last successful builds recorded; nothing when there is no record yet."""
+def read_built(warehouse, client=None) -> Fingerprints:
+    """What the last successful builds recorded; nothing when there is no record yet. Read on `client` (a dlt SQL
+    client of the same warehouse, open) when given: opening one costs ~0.06 s on a warehouse of tens of GB."""
     try:
-        with _state_client(warehouse) as client:
-            if not client.has_dataset():
-                return {}
-            rows = client.execute_sql(f"select table_key, day, fingerprint from {_qualified(client)}")
+        if client is None:
+            with _state_client(warehouse) as own:
+                return _read_built(own)
+        with client.with_alternative_dataset_name(STATE_DATASET):
+            return _read_built(client)
     except Exception as error:  # noqa: BLE001 - no record (a first run) or no table: the whole lookback is rebuilt
         logger.info("no fingerprints of earlier builds to compare with (%s)", type(error).__name__)
         return {}
+
+
+def _read_built(client) -> Fingerprints:
+    if not client.has_dataset():
+        return {}
+    rows = client.execute_sql(f"select table_key, day, fingerprint from {_qualified(client)}")
     return {(table, day): value for table, day, value in rows or []}
 
 

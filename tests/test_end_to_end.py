@@ -440,6 +440,17 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
     # the lookback's days the revision left alone (the first) are not rebuilt: from the revised day on
     assert (f"dbt build for {revised_day}..{END - dt.timedelta(days=1)} "
             f"({END - dt.timedelta(days=1 + LOOKBACK)}..{revised_day - dt.timedelta(days=1)} unchanged") in log
+    # the raw tables' checks read the lookback from each table's own first changed day (orchestration/checks.py)
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        def days_checked(*table: str) -> str:
+            [record] = instance.event_log_storage.get_asset_check_execution_history(
+                AssetCheckKey(AssetKey(["raw", *table]), "ge_blocking"), limit=1)
+            return record.event.dagster_event.asset_check_evaluation_data.metadata["days_checked"].value
+
+        assert days_checked("openai", "costs") == f"{revised_day}..{END - dt.timedelta(days=1)}"
+        assert days_checked("cursor", "usage_events") == f"{END - dt.timedelta(days=1)}..{END - dt.timedelta(days=1)}"
     after = {(p, d): v for p, d, v in scalar(env, query_days)}
     revised = DemoWorld(load_org_directory(DEMO_ORG_DIRECTORY), seed=42, today=TODAY, revisions={revised_day: 1.1})
     expected = {

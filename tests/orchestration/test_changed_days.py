@@ -259,3 +259,35 @@ def test_a_table_dated_by_its_parent_changes_on_the_parents_day(warehouse):
     execute(warehouse, "insert into raw_t.links values ('p3', 'JIRA-3')")  # its pull request has no merge day
     assert daily(warehouse, manifest) == day(-3)
     assert daily(warehouse, manifest) == day(0)
+
+
+# ------------------------------------------------------------------------ the raw tables' checks (checks.py)
+
+def test_the_raw_checks_read_the_lookback_from_the_tables_own_first_changed_day(warehouse, tmp_path):
+    """The Great Expectations suites of a raw table leave out the lookback's days the last successful build recorded
+    as they are now (its run checked them); which days count is the table's own, not every table's as for dbt."""
+    from orchestration.checks import RawTable, checked_from
+
+    warehouse, manifest = warehouse
+    usage = RawTable("t", "usage", ("bucket_date", "model", "tokens"), key_column="model", daily_buckets=False)
+    first = D - dt.timedelta(days=3)
+    assert checked_from(warehouse, usage, first, D, manifest) == first  # nothing recorded yet
+    daily(warehouse, manifest)
+    assert checked_from(warehouse, usage, first, D, manifest) == D
+    execute(warehouse,
+            f"update raw_t.usage set tokens = tokens + 1 where bucket_date = date '{day(-2)}' and model = 'm2'")
+    assert checked_from(warehouse, usage, first, D, manifest) == D - dt.timedelta(days=2)
+    daily(warehouse, manifest)
+    execute(warehouse, "update raw_t.people set team = 'green' where email = 'b@x'")
+    assert daily(warehouse, manifest) == day(-3)  # dbt takes the whole lookback for the directory...
+    assert checked_from(warehouse, usage, first, D, manifest) == D  # ...the usage table's rows are as checked
+    execute(warehouse, "insert into raw_t.usage values (null, 'm3', 1, 'load3')")
+    assert checked_from(warehouse, usage, first, D, manifest) == first  # a row without a day could be any day's
+    # the whole window where the suites' day is not the one the table is watched by, or cannot be fingerprinted
+    daily(warehouse, manifest)
+    assert checked_from(warehouse, usage, first, D, manifest) == D
+    by_model = RawTable("t", "usage", ("bucket_date", "model"), day_column="model", daily_buckets=False)
+    assert checked_from(warehouse, by_model, first, D, manifest) == first
+    assert checked_from(warehouse, usage, first, D, tmp_path / "no_manifest.json") == first
+    other = Warehouse(kind="snowflake", duckdb_path=warehouse.duckdb_path, pipelines_dir=str(tmp_path))
+    assert checked_from(other, usage, first, D, manifest) == first
