@@ -436,7 +436,23 @@ def test_a_restated_day_replaces_itself_without_double_counting(env, first_run):
     revised_day = END - dt.timedelta(days=2)
     query_days = "select provider, usage_date, sum(billed_cost_usd) from marts.fct_ai_usage_daily group by 1, 2"
     before = {(p, d): v for p, d, v in scalar(env, query_days)}
+    focus = Path(env["FINOPS_EXPORT_DIR"]) / "focus"
+    written = {path.name: path.stat().st_mtime_ns for path in focus.iterdir()}
     log = make_run({**env, "FINOPS_DEMO_REVISIONS": f"{revised_day}=1.1"}, END - dt.timedelta(days=1), END)
+    # the FOCUS files of the days the build changed are written again, the lookback's others left as they were
+    for offset in range(LOOKBACK + 1):
+        day = END - dt.timedelta(days=1 + offset)
+        for suffix in (".parquet", ".csv"):
+            rewritten = (focus / f"{day}{suffix}").stat().st_mtime_ns != written[f"{day}{suffix}"]
+            assert rewritten == (day >= revised_day), (day, suffix)
+    import pyarrow.parquet as pq
+
+    [(revised_billed,)] = scalar(env, "select sum(billed_cost_usd) from marts.fct_ai_usage_daily "
+                                      f"where usage_date = '{revised_day}'")
+    file_billed = sum(v.as_py() for v in pq.read_table(focus / f"{revised_day}.parquet").column("BilledCost"))
+    assert abs(Decimal(str(file_billed)) - revised_billed) < Decimal("0.000001")
+    assert scalar(env, "select count(*) from finops_state.export_days_pending where day between "
+                       f"'{END - dt.timedelta(days=1 + LOOKBACK)}' and '{END - dt.timedelta(days=1)}'") == [(0,)]
     # the lookback's days the revision left alone (the first) are not rebuilt: from the revised day on
     assert (f"dbt build for {revised_day}..{END - dt.timedelta(days=1)} "
             f"({END - dt.timedelta(days=1 + LOOKBACK)}..{revised_day - dt.timedelta(days=1)} unchanged") in log

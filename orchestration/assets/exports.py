@@ -2,7 +2,9 @@
 
 * `exports/focus_daily`: the FOCUS 1.2 rows of each day of the partition window (and its lookback days), as
   `<FINOPS_EXPORT_DIR>/focus/<day>.parquet` and `.csv` (timestamps in ISO 8601 UTC), ready for any FOCUS-aware
-  FinOps tool beside the cloud's own exports. Re-running a day rewrites its files.
+  FinOps tool beside the cloud's own exports. Re-running a day rewrites its files. In a run that also built the
+  FOCUS mart, a lookback day that no dbt build changed since its files were written is left as it is
+  (orchestration/pending_exports.py).
 * `exports/finance_daily`: spend by team per day, spend by team x project x provider per month (whole months),
   allocation coverage and monthly unit economics for the days the run rebuilt (its window and lookback days, so a
   figure restated in the lookback reaches finance, even across a month's end) as
@@ -17,7 +19,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +27,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, asset
 
+from orchestration import pending_exports
 from orchestration.partitions import daily_partitions
 from orchestration.resources import PROJECT_ROOT, Warehouse
 
@@ -120,9 +123,12 @@ def days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
         day += dt.timedelta(days=1)
 
 
+FOCUS_MART = AssetKey(["marts", "fct_focus_cost_and_usage"])
+
+
 @asset(
     key=AssetKey(["exports", "focus_daily"]),
-    deps=[AssetKey(["marts", "fct_focus_cost_and_usage"])],
+    deps=[FOCUS_MART],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),  # a backfill range is one run, like the dlt and dbt assets
     group_name="exports",
@@ -130,12 +136,19 @@ def days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
     description="FOCUS 1.2 cost-and-usage files per day (Parquet and CSV) under FINOPS_EXPORT_DIR/focus/.",
 )
 def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    first, last = rebuilt_days(context.partition_time_window)
+    folder = export_dir() / "focus"
     files, rows, billed = [], 0, 0.0
     # a day's files are written in a thread while the next day is read (both release the GIL: ~1.3 s a day at L
     # one after the other); at most one day waits to be written, so a backfill's year never sits in memory
     with _client(warehouse) as client, ThreadPoolExecutor(max_workers=1) as writer:
+        marks = pending_exports.read(client, pending_exports.FOCUS, first, last) \
+            if pending_exports.tracked(warehouse) else None
+        # narrowed only after this run's own build: run on its own, the export writes what it was asked for
+        narrowed = marks is not None and built_in_this_run(context, FOCUS_MART)
+        todo = focus_days(first, last, marks if narrowed else None, folder)
         writing = None
-        for day in days(*rebuilt_days(context.partition_time_window)):
+        for day in todo:
             table = _read(warehouse, client, "select * from marts.fct_focus_cost_and_usage where x_usage_date = %s",
                           day)
             table = table.drop_columns([c for c in ("x_usage_date",) if c in table.column_names])
@@ -143,12 +156,44 @@ def focus_export(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
             billed += float(pc.sum(table.column("BilledCost")).as_py() or 0)
             if writing is not None:
                 files += writing.result()
-            writing = writer.submit(write, table, export_dir() / "focus" / day.isoformat())
+            writing = writer.submit(write, table, folder / day.isoformat())
         if writing is not None:
             files += writing.result()
-    context.log.info(f"FOCUS export: {rows} rows, ${billed:,.2f} billed, {len(files)} files in {export_dir() / 'focus'}")
+        if marks:  # every day it wrote is up to date now
+            pending_exports.clear(client, pending_exports.FOCUS, {d: m for d, m in marks.items() if d in todo})
+    left = len(list(days(first, last))) - len(todo)
+    context.log.info(f"FOCUS export: {rows} rows, ${billed:,.2f} billed, {len(files)} files in {folder}"
+                     + (f"; {left} day(s) of the window left as written (no build changed them since)" if left else ""))
     return MaterializeResult(metadata={"rows": rows, "billed_cost_usd": round(billed, 2), "files": len(files),
-                                       "folder": str(export_dir() / "focus")})
+                                       "days_written": day_ranges(todo),
+                                       "days_left_as_written": left, "folder": str(folder)})
+
+
+def day_ranges(listed: Iterable[dt.date]) -> str:
+    """Days as runs of consecutive days: '2026-11-28, 2026-11-30..2026-12-02' ('' for none)."""
+    runs: list[list[dt.date]] = []
+    for day in sorted(listed):
+        if runs and day == runs[-1][1] + dt.timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
+
+
+def built_in_this_run(context: AssetExecutionContext, key: AssetKey) -> bool:
+    """Whether this run materialized `key` before this step: the dbt asset then marked the days it rebuilt."""
+    record = context.instance.get_latest_materialization_event(key)
+    return record is not None and record.run_id == context.run_id
+
+
+def focus_days(first: dt.date, last: dt.date, marks: Optional[pending_exports.Marks], folder: Path) -> list[dt.date]:
+    """The days of `first`..`last` to write: all of them without `marks` (an export run on its own, or on an engine
+    without marks); with them, the days marked pending and the days whose Parquet or CSV file is missing."""
+    wanted = list(days(first, last))
+    if marks is None:
+        return wanted
+    return [day for day in wanted if day in marks
+            or not all((folder / f"{day.isoformat()}{suffix}").exists() for suffix in (".parquet", ".csv"))]
 
 
 @asset(

@@ -17,6 +17,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
+from orchestration import pending_exports
 from orchestration.changed_days import narrowed_window
 from orchestration.partitions import DBT_BUILD, daily_partitions, dbt_window, dbt_window_env
 from orchestration.resources import Warehouse, dbt_project, ensure_dbt_manifest, environment, keep_partial_parse
@@ -77,6 +78,9 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
                         if run_window != full_window else ""))
     os.environ.update(warehouse.dbt_env())  # profiles.yml reads the target and the DuckDB path from the environment
     runs_kept = dbt_runs_kept()  # a bad setting fails here, before dbt runs, not while a build's error propagates
+    # before dbt runs: a build that fails halfway may have changed some of the days (pending_exports.py)
+    pending_exports.mark(warehouse, [pending_exports.FOCUS], dt.date.fromisoformat(run_window["min_date"]),
+                         dt.date.fromisoformat(run_window["max_date"]))
     waiting = held_keys(context.assets_def.specs)
     held = []  # the events of the assets in `waiting`, until the marts' figures can be read
     invocation = None

@@ -3,9 +3,6 @@ hand-made fingerprints, then on a small DuckDB warehouse whose raw tables are re
 
 import datetime as dt
 import json
-import os
-import uuid
-from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from orchestration.changed_days import (EMPTY, NO_DAY, UNDATED, WatchedTable, merged, narrowed_window,
                                         read_built, rebuild_start, watched_tables)
 from orchestration.resources import Warehouse
+from tests.orchestration.conftest import execute
 
 D = dt.date(2026, 11, 20)  # the partition's day; the lookback of 3 is D-3..D-1
 
@@ -76,29 +74,10 @@ TABLES = [WatchedTable("raw_t", "usage", day="bucket_date"), WatchedTable("raw_t
           WatchedTable("raw_t", "links", day="(select merged from {schema}.prs as p where p.pr = links.pr)")]
 
 
-POSTGRES_DSN = os.environ.get("FINOPS_TEST_POSTGRES_DSN")
-ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.skipif(
-    not POSTGRES_DSN, reason="no PostgreSQL configured (FINOPS_TEST_POSTGRES_DSN); .ci/run starts one"))]
-
-
-@pytest.fixture(params=ENGINES)
-def warehouse(request, tmp_path, monkeypatch):
+@pytest.fixture
+def warehouse(blank_warehouse, tmp_path):
     """The same raw tables on DuckDB, or in a database of their own on PostgreSQL (the row hashes differ)."""
-    if request.param == "duckdb":
-        warehouse = Warehouse(kind="duckdb", duckdb_path=str(tmp_path / "warehouse.duckdb"),
-                              pipelines_dir=str(tmp_path / "pipelines"))
-    else:
-        import psycopg2
-
-        name = f"changed_days_{uuid.uuid4().hex[:8]}"
-        admin = psycopg2.connect(POSTGRES_DSN)
-        admin.autocommit = True
-        admin.cursor().execute(f"create database {name}")
-        request.addfinalizer(lambda: (admin.cursor().execute(f"drop database if exists {name} with (force)"),
-                                      admin.close()))
-        database = urlparse(POSTGRES_DSN)._replace(path=f"/{name}").geturl()
-        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", database)
-        warehouse = Warehouse(kind="postgres", pipelines_dir=str(tmp_path / "pipelines"))
+    warehouse = blank_warehouse
     execute(warehouse, "create schema raw_t",
             "create table raw_t.usage (bucket_date date, model varchar, tokens bigint, _dlt_load_id varchar)",
             *[f"insert into raw_t.usage values (date '{day(offset)}', 'm1', {100 + offset}, 'load1'), "
@@ -118,26 +97,6 @@ def warehouse(request, tmp_path, monkeypatch):
         for t in TABLES}
     manifest.write_text(json.dumps(_manifest(sources, incremental, {uid: ["model.p.ledger"] for uid in sources})))
     return warehouse, manifest
-
-
-def execute(warehouse: Warehouse, *statements: str) -> None:
-    if warehouse.kind == "duckdb":
-        con = duckdb.connect(warehouse.duckdb_path)
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
-        return
-    import psycopg2
-
-    con = psycopg2.connect(os.environ["DESTINATION__POSTGRES__CREDENTIALS"])
-    try:
-        with con, con.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        con.close()
 
 
 def daily(warehouse, manifest) -> str:
