@@ -177,8 +177,8 @@ class ProjectDbtCliResource(DbtCliResource):
     * `dbt --version` in a subprocess, to learn which dbt the executable is (~1.9 s here): dbt-core of this very
       environment, whose version the installed package's metadata gives;
     * an in-process adapter handle (~1.6 s: the profile rendered, the adapter's macros loaded), used by dagster-dbt
-      only for its row-count and column-metadata fetches, which this project does not ask for (the marts' figures
-      are read after the build, orchestration/assets/transform.py mart_figures).
+      only for its row-count and column-metadata fetches, which this project does not ask for (each mart logs its
+      own figures inside the build, dbt_project/macros/mart_figures.sql).
     Another dbt executable (on PATH, or a dbt Fusion binary) keeps dagster-dbt's own behaviour."""
 
     def _is_beside_interpreter(self) -> bool:

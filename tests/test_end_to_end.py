@@ -606,7 +606,7 @@ def test_semantic_layer_validates_and_its_metrics_equal_the_marts(env, first_run
 
 def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
     """Each mart's latest materialization in Dagster's instance shows the table's row count (and billed spend where
-    it has some), read after the build: the figures a person sees on the asset's page in the UI."""
+    it has some), logged by each mart inside the build: the figures a person sees on the asset's page in the UI."""
     from dagster import AssetKey, DagsterInstance
 
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
@@ -621,7 +621,7 @@ def test_marts_carry_their_row_count_and_spend_in_dagster(env, first_run):
         assert spend["billed_cost_usd_total"] == pytest.approx(float(billed), abs=0.01)
         [(models,)] = scalar(env, "select count(*) from marts.dim_models")
         assert latest("dim_models")["dagster/row_count"] == models and "billed_cost_usd_total" not in latest("dim_models")
-        # the last mart by name (the seed), read after models of other layers that waited beside the marts
+        # a seed built into the marts schema logs its figures too
         [(catalog,)] = scalar(env, "select count(*) from marts.model_catalog")
         assert latest("model_catalog")["dagster/row_count"] == catalog > 0
 

@@ -7,13 +7,13 @@ rebuild exactly those days.
 
 
 import datetime as dt
-import logging
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, Output
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion import settings
@@ -81,64 +81,58 @@ def ai_finops_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     # before dbt runs: a build that fails halfway may have changed some of the days (pending_exports.py)
     pending_exports.mark(warehouse, [pending_exports.FOCUS], dt.date.fromisoformat(run_window["min_date"]),
                          dt.date.fromisoformat(run_window["max_date"]))
-    waiting = held_keys(context.assets_def.specs)
-    held = []  # the events of the assets in `waiting`, until the marts' figures can be read
     invocation = None
     try:
-        with environment(dbt_window_env(run_window)):  # dbt's subprocess inherits it; this process gets it back
+        # FINOPS_MART_FIGURES: each mart logs its row count and spend once built (dbt_project/macros/mart_figures.sql)
+        with environment({**dbt_window_env(run_window), FIGURES_ENV: "1"}):  # dbt's subprocess inherits it
             invocation = dbt.cli(DBT_BUILD, context=context)
-            for event in invocation.stream():
-                # the others are stored while dbt goes on building: Dagster writes each event as it is yielded (on
-                # SQLite storage the 336 asset events of a daily build at L took 12 s once dbt had finished)
-                if event_asset_key(context, event) in waiting:
-                    held.append(event)
-                else:
+            figures: dict[str, dict[str, Any]] = {}
+            # Dagster stores each event as it is yielded, while dbt goes on building (on SQLite storage the 336 asset
+            # events of a daily build at L took 12 s once dbt had finished); dbt reports a model before its children
+            for raw in invocation.stream_raw_events():
+                logged = mart_figures_logged(raw.raw_event)
+                if logged:
+                    figures[logged[0]] = logged[1]
+                    continue
+                node = raw.raw_event["data"].get("node_info", {}).get("unique_id")
+                for event in raw.to_default_asset_events(
+                        manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
+                        context=context, target_path=invocation.target_path, project=invocation.project):
+                    if isinstance(event, Output) and node in figures:
+                        event = event.with_metadata({**event.metadata, **figures.pop(node)})
                     yield event
         # only a build of every model that succeeded: a failed one, or one of a few models picked in the UI, leaves
         # its days to the next run (in a run of a few, `context.assets_def` is their subset: the whole definition
         # is this function's own name)
         if set(context.selected_asset_keys) >= set(ai_finops_dbt_assets.keys):
             narrowed.recorded(warehouse)
-    except Exception:
-        yield from held  # what dbt did build before the failure is still recorded as materialized
-        raise
     finally:
         if invocation is not None:
             keep_partial_parse(invocation.target_path)
             removed = prune_run_folders(invocation.target_path, runs_kept)
             if removed:
                 context.log.info(f"removed {len(removed)} older dbt run folder(s) beside {invocation.target_path.name}")
-    # DuckDB has one writer and dbt holds it until the build ends: the marts' figures are read afterwards
-    # (what waits beside the marts, downstream of one, is in other schemas and gets no figures)
-    outputs = [context.asset_key_for_output(event.output_name) for event in held if isinstance(event, Output)]
-    figures = mart_figures(warehouse, {key.path[-1] for key in outputs if key.path[0] == "marts"})
-    for event in held:
-        if isinstance(event, Output):
-            key = context.asset_key_for_output(event.output_name)
-            if key.path[0] == "marts" and key.path[-1] in figures:
-                event = event.with_metadata({**event.metadata, **figures[key.path[-1]]})
-        yield event
 
 
-def held_keys(specs: Iterable[AssetSpec]) -> set[AssetKey]:
-    """The assets whose events wait for the end of the build: the marts (their materializations carry figures read
-    after it, and their checks follow them: Dagster ties a check's result to the asset's latest materialization when
-    the result is stored) and everything downstream of a mart (Dagster takes a multi-asset's outputs in topological
-    order)."""
-    deps = {spec.key: {dep.asset_key for dep in spec.deps} for spec in specs}
-    held = {key for key in deps if key.path[0] == "marts"}
-    grown = True
-    while grown:
-        more = {key for key, upstream in deps.items() if key not in held and upstream & held}
-        held |= more
-        grown = bool(more)
-    return held
+FIGURES_ENV = "FINOPS_MART_FIGURES"
+FIGURES_PREFIX = "finops-mart-figures "
 
 
-def event_asset_key(context: AssetExecutionContext, event: Any) -> Optional[AssetKey]:
-    if isinstance(event, Output):
-        return context.asset_key_for_output(event.output_name)
-    return getattr(event, "asset_key", None)
+def mart_figures_logged(raw_event: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
+    """(the node's unique id, its figures) when a dbt log event is a mart's figures line (macros/mart_figures.sql),
+    else None. A line that does not read as figures is not taken for them: the figures are a courtesy."""
+    info, data = raw_event.get("info", {}), raw_event.get("data", {})
+    message = info.get("msg") or ""
+    node = (data.get("node_info") or {}).get("unique_id")
+    if info.get("name") != "JinjaLogInfo" or not message.startswith(FIGURES_PREFIX) or not node:
+        return None
+    try:
+        figures = json.loads(message[len(FIGURES_PREFIX):])
+    except ValueError:
+        return None
+    if not isinstance(figures, dict) or not all(isinstance(v, (int, float)) for v in figures.values()):
+        return None
+    return node, figures
 
 
 DEFAULT_DBT_RUNS_KEPT = 30
@@ -181,29 +175,3 @@ def _modified(path: Path) -> float:
         except OSError:  # no log yet, or removed meanwhile by another run's pruning (rmtree ignores it)
             pass
     return max(times, default=0.0)
-
-
-def mart_figures(warehouse: Warehouse, tables: set[str]) -> dict[str, dict[str, Any]]:
-    """Row count of each mart (and its billed spend where it has some), for the asset's page in Dagster's UI.
-    Best effort: a name the marts schema does not hold gets no figures and the others still do; a mart that cannot
-    be read never fails the run."""
-    if not tables:
-        return {}
-    figures: dict[str, dict[str, Any]] = {}
-    try:
-        with warehouse.pipeline("dbt_metadata", "marts").sql_client() as client:
-            with client.execute_query("select lower(table_name), lower(column_name) from information_schema.columns "
-                                      "where lower(table_schema) = 'marts'") as cursor:
-                columns = cursor.fetchall()
-            present = {table for table, _ in columns}
-            with_spend = {table for table, column in columns if column == "billed_cost_usd"}
-            for table in sorted(tables & present):
-                spend = ", sum(billed_cost_usd)" if table in with_spend else ""
-                with client.execute_query(f"select count(*){spend} from marts.{table}") as cursor:
-                    row = cursor.fetchone()
-                figures[table] = {"dagster/row_count": int(row[0])}
-                if spend:
-                    figures[table]["billed_cost_usd_total"] = float(row[1] or 0)
-    except Exception as error:  # noqa: BLE001 - figures are a courtesy; the build itself succeeded
-        logging.getLogger(__name__).warning("mart figures not read: %s", error)
-    return figures

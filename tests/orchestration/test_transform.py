@@ -135,43 +135,22 @@ def test_a_parse_that_cannot_be_kept_costs_the_next_build_a_parse_not_the_run(tm
     assert sorted(p.name for p in target.iterdir()) == ["ai_finops_dbt_assets-abc1234-def5678", "partial_parse.msgpack"]
 
 
-def test_the_marts_and_whatever_depends_on_one_wait_for_the_build():
-    """held_keys: a mart waits (its figures are read after the build), so does anything downstream of a mart in any
-    layer (Dagster takes a multi-asset's outputs in topological order); a model with no mart upstream does not."""
-    from dagster import AssetKey, AssetSpec
+def test_a_marts_figures_line_is_read_and_nothing_else_is():
+    """mart_figures_logged: the line dbt_project/macros/mart_figures.sql logs inside a mart's node gives that node's
+    figures; any other log line, a line outside a node, or one that does not read as figures gives none."""
+    from orchestration.assets.transform import mart_figures_logged
 
-    from orchestration.assets.transform import held_keys
+    def event(name: str, msg: str, node: str | None = "model.ai_finops.fct_spend") -> dict:
+        return {"info": {"name": name, "msg": msg}, "data": {"node_info": {"unique_id": node}} if node else {}}
 
-    def key(name: str) -> AssetKey:
-        return AssetKey(name.split("/"))
-
-    specs = [
-        AssetSpec(key("staging/stg_a")),
-        AssetSpec(key("marts/dim_dates")),
-        AssetSpec(key("intermediate/int_free"), deps=[key("staging/stg_a")]),
-        AssetSpec(key("intermediate/int_on_dates"), deps=[key("staging/stg_a"), key("marts/dim_dates")]),
-        AssetSpec(key("intermediate/int_two_steps_on"), deps=[key("intermediate/int_on_dates")]),
-        AssetSpec(key("marts/fct_x"), deps=[key("intermediate/int_free")]),
-    ]
-    assert held_keys(specs) == {key("marts/dim_dates"), key("intermediate/int_on_dates"),
-                                key("intermediate/int_two_steps_on"), key("marts/fct_x")}
-
-
-def test_a_name_the_marts_do_not_hold_costs_only_its_own_figures(tmp_path):
-    """mart_figures: counts and spend of the marts asked for; a name not in the marts schema (asked first by name
-    order) is skipped instead of losing the figures of every mart after it."""
-    import duckdb
-
-    from orchestration.assets.transform import mart_figures
-    from orchestration.resources import Warehouse
-
-    path = tmp_path / "w.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("create schema marts")
-    con.execute("create table marts.fct_spend as select * from (values (1.25), (2.50), (null)) t(billed_cost_usd)")
-    con.execute("create table marts.model_catalog as select * from (values ('a'), ('b')) t(model)")
-    con.close()
-    figures = mart_figures(Warehouse(duckdb_path=str(path), pipelines_dir=str(tmp_path / "p")),
-                           {"fct_spend", "int_elsewhere", "model_catalog"})
-    assert figures == {"fct_spend": {"dagster/row_count": 3, "billed_cost_usd_total": 3.75},
-                       "model_catalog": {"dagster/row_count": 2}}
+    line = 'finops-mart-figures {"dagster/row_count": 3, "billed_cost_usd_total": 3.75}'
+    assert mart_figures_logged(event("JinjaLogInfo", line)) == (
+        "model.ai_finops.fct_spend", {"dagster/row_count": 3, "billed_cost_usd_total": 3.75})
+    assert mart_figures_logged(event("JinjaLogInfo", 'finops-mart-figures {"dagster/row_count": 2}',
+                                     "seed.ai_finops.model_catalog")) == (
+        "seed.ai_finops.model_catalog", {"dagster/row_count": 2})
+    assert mart_figures_logged(event("LogModelResult", line)) is None  # not a log line of the macro
+    assert mart_figures_logged(event("JinjaLogInfo", line, node=None)) is None  # outside a node: whose?
+    assert mart_figures_logged(event("JinjaLogInfo", "finops-mart-figures {not json")) is None
+    assert mart_figures_logged(event("JinjaLogInfo", 'finops-mart-figures {"dagster/row_count": "3"}')) is None
+    assert mart_figures_logged(event("JinjaLogInfo", '{"dagster/row_count": 3}')) is None  # no prefix
