@@ -86,7 +86,7 @@ def read(client, export: str, first: dt.date, last: dt.date) -> Optional[Marks]:
     except Exception as error:  # noqa: BLE001 - unreadable marks cost the narrowing, never the export
         logger.warning("pending export days not read, the whole window is written: %s", error)
         return None
-    return {_as_date(day): token for day, token in rows or []}
+    return {day: token for day, token in rows or []}  # a date column: a datetime.date on both engines
 
 
 def clear(client, export: str, written: Marks) -> None:
@@ -102,10 +102,3 @@ def clear(client, export: str, written: Marks) -> None:
                                + " or ".join(["(day = %s and marked_by = %s)"] * len(batch)) + ")",
                                export, *[part for item in batch for part in item])
 
-
-def _as_date(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
