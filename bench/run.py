@@ -545,6 +545,8 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
               and not (cursor_apart and key.path[:2] == ["raw", "cursor"])}
     job = defs.resolve_job_def(DAILY_JOB_NAME).get_subset(asset_selection=assets,
                                                           asset_check_selection=set(graph.asset_check_keys))
+    written = previous_focus_files(day, home)
+    print(f"  FOCUS files the day before's run leaves (not timed): {written}", flush=True)
     began = time.perf_counter()
     with DagsterInstance.local_temp(tempdir=str(home)) as instance:
         result = job.execute_in_process(  # logged at INFO, as `make run` logs
@@ -563,6 +565,24 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
         parts[part] += seconds
     parts["between_steps_s"] = wall - sum(steps.values())
     return {name: round(value, 1) for name, value in parts.items()}
+
+
+def previous_focus_files(day: dt.date, home: Path) -> str:
+    """The FOCUS files the day before's scheduled run leaves (not timed): its partition's export, run on its own, so
+    it writes its whole window, `day` - 1 - lookback .. `day` - 1. The phases before built those days without Dagster
+    and wrote no file, and the export writes every day of its window whose file is missing: without them the run
+    timed would write its lookback's days too, as no scheduled run after the first does (pending_exports.py).
+    Returns the days written, as the export's metadata gives them."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.assets.exports import focus_export
+    from orchestration.resources import Warehouse
+
+    with DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        result = materialize([focus_export], partition_key=(day - dt.timedelta(days=1)).isoformat(),
+                             instance=instance, resources={"warehouse": Warehouse.from_env()})
+        materialization = result.asset_materializations_for_node(focus_export.op.name)[0]
+    return str(materialization.metadata["days_written"].value)
 
 
 def step_seconds(records) -> dict[str, float]:

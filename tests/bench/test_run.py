@@ -118,3 +118,32 @@ def test_the_committed_tables_hold_nothing_a_bench_run_would_delete():
         heading, blank, *table = block.rstrip("\n").split("\n")
         assert heading.startswith(f"### Size {size} (measured ") and blank == "", size
         assert table and all(line.startswith("|") for line in table), size
+
+
+def test_the_days_before_the_timed_run_get_the_focus_files_the_day_befores_run_leaves(tmp_path, monkeypatch):
+    # a FOCUS mart with rows on five days; the timed run is for Dec 5 with a 3-day lookback (Dec 2..5): the day
+    # before's run, Dec 4 with its lookback, writes Dec 1..4, so the timed run finds its lookback's files there
+    import duckdb
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute('create table marts.fct_focus_cost_and_usage (x_usage_date date, "BilledCost" decimal(18, 6))')
+        con.execute("insert into marts.fct_focus_cost_and_usage values ('2026-11-30', 9), ('2026-12-01', 1.5), "
+                    "('2026-12-02', 2), ('2026-12-02', 0.25), ('2026-12-04', 3), ('2026-12-05', 7)")
+    monkeypatch.setenv("WAREHOUSE", "duckdb")
+    monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("FINOPS_PIPELINES_DIR", str(tmp_path / "pipelines"))
+    monkeypatch.setenv("FINOPS_EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "3")
+    (tmp_path / "home").mkdir()
+
+    assert run.previous_focus_files(dt.date(2026, 12, 5), tmp_path / "home") == "2026-12-01..2026-12-04"
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "exports" / "focus"
+    assert sorted(p.name for p in folder.iterdir()) == [f"2026-12-0{d}.{s}" for d in (1, 2, 3, 4)
+                                                        for s in ("csv", "parquet")]
+    billed = {d: sum(float(v) for v in pq.read_table(folder / f"2026-12-0{d}.parquet")["BilledCost"].to_pylist())
+              for d in (1, 2, 3, 4)}
+    assert billed == {1: 1.5, 2: 2.25, 3: 0.0, 4: 3.0}
