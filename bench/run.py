@@ -454,6 +454,8 @@ def main() -> None:
     # the job; its raw checks still run. The alert notifications are left out: a bench pages nobody.
     day, end = end, end + dt.timedelta(days=1)
     cursor_apart = args.events == "columnar"
+    written = previous_focus_files(day, work)
+    print(f"  FOCUS files the day before's run leaves (not timed): {written}", flush=True)
     demo_before, phase = demo_seconds(), phase_start()
     if cursor_apart:
         source, events = sources("cursor", cursor_source, day, end, lookback_days())
@@ -536,17 +538,12 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
 
     from orchestration.definitions import DAILY_JOB_NAME, defs
 
-    home = work / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ["FINOPS_EXPORT_DIR"] = str(work / "exports")
+    home = dagster_home(work)
     graph = defs.resolve_asset_graph()
     assets = {key for key in graph.get_all_asset_keys() if key != AssetKey(["alerts", "notifications"])
               and not (cursor_apart and key.path[:2] == ["raw", "cursor"])}
     job = defs.resolve_job_def(DAILY_JOB_NAME).get_subset(asset_selection=assets,
                                                           asset_check_selection=set(graph.asset_check_keys))
-    written = previous_focus_files(day, home)
-    print(f"  FOCUS files the day before's run leaves (not timed): {written}", flush=True)
     began = time.perf_counter()
     with DagsterInstance.local_temp(tempdir=str(home)) as instance:
         result = job.execute_in_process(  # logged at INFO, as `make run` logs
@@ -567,18 +564,28 @@ def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, flo
     return {name: round(value, 1) for name, value in parts.items()}
 
 
-def previous_focus_files(day: dt.date, home: Path) -> str:
-    """The FOCUS files the day before's scheduled run leaves (not timed): its partition's export, run on its own, so
-    it writes its whole window, `day` - 1 - lookback .. `day` - 1. The phases before built those days without Dagster
-    and wrote no file, and the export writes every day of its window whose file is missing: without them the run
-    timed would write its lookback's days too, as no scheduled run after the first does (pending_exports.py).
+def dagster_home(work: Path) -> Path:
+    """The bench's Dagster instance folder (with the project's dagster.yaml) and export folder, inside `work`."""
+    home = work / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["FINOPS_EXPORT_DIR"] = str(work / "exports")
+    return home
+
+
+def previous_focus_files(day: dt.date, work: Path) -> str:
+    """The FOCUS files the day before's scheduled run leaves, written before the run through Dagster is timed: that
+    partition's export run on its own, so it writes its whole window, `day` - 1 - lookback .. `day` - 1. The phases
+    before built those days without Dagster and wrote no file, and the export writes every day of its window whose
+    file is missing: without them the timed run would write its lookback's days too, which no scheduled run after
+    the first does (pending_exports.py). It also creates the instance's storage, as a scheduled run finds it.
     Returns the days written, as the export's metadata gives them."""
     from dagster import DagsterInstance, materialize
 
     from orchestration.assets.exports import focus_export
     from orchestration.resources import Warehouse
 
-    with DagsterInstance.local_temp(tempdir=str(home)) as instance:
+    with DagsterInstance.local_temp(tempdir=str(dagster_home(work))) as instance:
         result = materialize([focus_export], partition_key=(day - dt.timedelta(days=1)).isoformat(),
                              instance=instance, resources={"warehouse": Warehouse.from_env()})
         materialization = result.asset_materializations_for_node(focus_export.op.name)[0]

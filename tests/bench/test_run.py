@@ -134,11 +134,9 @@ def test_the_days_before_the_timed_run_get_the_focus_files_the_day_befores_run_l
     monkeypatch.setenv("WAREHOUSE", "duckdb")
     monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
     monkeypatch.setenv("FINOPS_PIPELINES_DIR", str(tmp_path / "pipelines"))
-    monkeypatch.setenv("FINOPS_EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("FINOPS_EXPORT_DIR", "")  # set by the bench: its work folder's exports/
     monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "3")
-    (tmp_path / "home").mkdir()
-
-    assert run.previous_focus_files(dt.date(2026, 12, 5), tmp_path / "home") == "2026-12-01..2026-12-04"
+    assert run.previous_focus_files(dt.date(2026, 12, 5), tmp_path) == "2026-12-01..2026-12-04"
     import pyarrow.parquet as pq
 
     folder = tmp_path / "exports" / "focus"
