@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+import duckdb
+import pyarrow.parquet as pq
 import requests
 from requests.adapters import BaseAdapter
 
@@ -123,8 +125,6 @@ def test_the_committed_tables_hold_nothing_a_bench_run_would_delete():
 def test_the_days_before_the_timed_run_get_the_focus_files_the_day_befores_run_leaves(tmp_path, monkeypatch):
     # a FOCUS mart with rows on five days; the timed run is for Dec 5 with a 3-day lookback (Dec 2..5): the day
     # before's run, Dec 4 with its lookback, writes Dec 1..4, so the timed run finds its lookback's files there
-    import duckdb
-
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema marts")
@@ -137,8 +137,6 @@ def test_the_days_before_the_timed_run_get_the_focus_files_the_day_befores_run_l
     monkeypatch.setenv("FINOPS_EXPORT_DIR", "")  # set by the bench: its work folder's exports/
     monkeypatch.setenv("FINOPS_LOOKBACK_DAYS", "3")
     assert run.previous_focus_files(dt.date(2026, 12, 5), tmp_path) == "2026-12-01..2026-12-04"
-    import pyarrow.parquet as pq
-
     folder = tmp_path / "exports" / "focus"
     assert sorted(p.name for p in folder.iterdir()) == [f"2026-12-0{d}.{s}" for d in (1, 2, 3, 4)
                                                         for s in ("csv", "parquet")]
