@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
 import re
 import zlib
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,7 @@ from dlt.common import logger
 from ingestion.http import Endpoint, MalformedResponseError, iter_pages
 
 UTC = dt.timezone.utc
+CLOCK_ENV = "FINOPS_TODAY"
 DEFAULT_HISTORY_DAYS = 90
 # what unpacking gzip raises when the data is cut short (EOFError), damaged past its header (zlib.error: not an
 # OSError) or not gzip at all (BadGzipFile)
@@ -37,7 +39,16 @@ def as_date(value: Any) -> Optional[dt.date]:
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(UTC).date()
+    """Today's date in UTC: the run's clock. `FINOPS_TODAY=YYYY-MM-DD` pins it, so a demo run (and a test that runs
+    the pipeline in a subprocess) sees the same organisation and the same windows whenever it runs, midnight UTC
+    included. Demo mode only: `settings.finops_mode()` refuses it with live APIs, which answer for the real today."""
+    pinned = os.environ.get(CLOCK_ENV, "").strip()
+    if not pinned:
+        return dt.datetime.now(UTC).date()
+    try:
+        return dt.date.fromisoformat(pinned)
+    except ValueError:
+        raise ValueError(f"{CLOCK_ENV} must be a date like 2026-11-30, not {pinned!r}") from None
 
 
 def date_cursor(field: str, window: "SourceWindow") -> dlt.sources.incremental:

@@ -18,7 +18,7 @@ from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
-from ingestion import http
+from ingestion import _common, http
 
 PROVIDERS = ("anthropic", "openai", "github", "jira", "cursor", "copilot")
 # the secret each source authenticates with: SOURCES__<PROVIDER>__<NAME> or [sources.<provider>] in secrets.toml
@@ -46,11 +46,13 @@ def provider_key(provider: str) -> Optional[str]:
 
 def finops_mode() -> str:
     mode = os.environ.get("FINOPS_MODE", "").strip().lower()
-    if mode in ("demo", "live"):
-        return mode
-    if mode:
+    if mode and mode not in ("demo", "live"):
         raise ValueError(f"FINOPS_MODE must be 'demo' or 'live', not {mode!r}")
-    return "live" if any(provider_key(p) for p in PROVIDERS) else "demo"
+    mode = mode or ("live" if any(provider_key(p) for p in PROVIDERS) else "demo")
+    if mode == "live" and os.environ.get(_common.CLOCK_ENV, "").strip():
+        raise ValueError(f"{_common.CLOCK_ENV} pins the clock of the demo organisation and is refused in live mode: "
+                         "the providers' APIs answer for the real today. Unset it.")
+    return mode
 
 
 def lookback_days() -> int:
@@ -121,11 +123,10 @@ def _world(org_path: str, seed: int, today: dt.date, revisions: tuple[tuple[dt.d
 
 
 def demo_world():
-    """The demo organisation for the configured directory and seed, as of today (UTC)."""
+    """The demo organisation for the configured directory and seed, as of today (UTC, or FINOPS_TODAY)."""
     from ingestion.org_directory import default_org_directory_path
 
-    today = dt.datetime.now(dt.timezone.utc).date()
-    return _world(str(default_org_directory_path()), demo_seed(), today, demo_revisions())
+    return _world(str(default_org_directory_path()), demo_seed(), _common.today_utc(), demo_revisions())
 
 
 @lru_cache(maxsize=4)
@@ -137,11 +138,10 @@ def _engineering(org_path: str, seed: int, today: dt.date):
 
 
 def demo_engineering():
-    """The demo organisation's pull requests, deployments and Jira issues, as of today (UTC)."""
+    """The demo organisation's pull requests, deployments and Jira issues, as of today (UTC, or FINOPS_TODAY)."""
     from ingestion.org_directory import default_org_directory_path
 
-    today = dt.datetime.now(dt.timezone.utc).date()
-    return _engineering(str(default_org_directory_path()), demo_seed(), today)
+    return _engineering(str(default_org_directory_path()), demo_seed(), _common.today_utc())
 
 
 def demo_adapter(provider: str):

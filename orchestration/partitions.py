@@ -8,6 +8,8 @@ from typing import Optional
 
 from dagster import DailyPartitionsDefinition
 
+from ingestion._common import today_utc
+
 DEFAULT_HISTORY_START = "2025-01-01"
 
 
@@ -51,5 +53,5 @@ def dbt_window_env(window: dict[str, str]) -> dict[str, str]:
 
 def default_run_window(days: int, today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
     """The last `days` whole days before today: [today - days, today)."""
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or today_utc()
     return today - dt.timedelta(days=days), today

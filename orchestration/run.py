@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Optional
 
+from ingestion._common import today_utc
 from orchestration.partitions import default_run_window, history_start
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -23,7 +24,7 @@ def resolve_window(start: Optional[str], end: Optional[str], days: int,
                    today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
     """[start, stop) from `START`/`END` (both inclusive days, as a person types them: START=2026-10-01
     END=2026-10-31 is October) or the last `days` whole days."""
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or today_utc()
     if start:
         first = dt.date.fromisoformat(start)
         stop = dt.date.fromisoformat(end) + dt.timedelta(days=1) if end else today

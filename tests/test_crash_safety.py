@@ -19,7 +19,8 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAST = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=2)
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+LAST = TODAY - dt.timedelta(days=2)
 FIRST = LAST - dt.timedelta(days=1)
 
 # (a line the run prints, seconds to wait after it): the kill lands inside extract, load or dbt
@@ -41,7 +42,10 @@ pytestmark = pytest.mark.e2e
 def environment(tmp: Path, name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # an in-memory instance: nothing to clean up
     env.update({"WAREHOUSE_PATH": str(tmp / f"{name}.duckdb"), "FINOPS_PIPELINES_DIR": str(tmp / f"{name}-pipelines"),
-                "FINOPS_MODE": "demo", "FINOPS_LOOKBACK_DAYS": "1", "PYTHONUNBUFFERED": "1"})
+                "FINOPS_MODE": "demo", "FINOPS_LOOKBACK_DAYS": "1", "PYTHONUNBUFFERED": "1",
+                # the demo's seats and FOCUS files depend on its today: every run, before or after midnight UTC,
+                # must see the same organisation as the reference run
+                "FINOPS_TODAY": TODAY.isoformat()})
     return env
 
 

@@ -48,6 +48,7 @@ def env(tmp_path_factory):
         "WAREHOUSE_PATH": str(tmp / "warehouse.duckdb"),
         "FINOPS_PIPELINES_DIR": str(tmp / "pipelines"),
         "FINOPS_MODE": "demo",
+        "FINOPS_TODAY": TODAY.isoformat(),  # the runs and the tests' own DemoWorld(today=TODAY) agree past midnight
         "FINOPS_LOOKBACK_DAYS": str(LOOKBACK),
         "FINOPS_EXPORT_DIR": str(tmp / "exports"),
     }

@@ -24,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN = os.environ.get("FINOPS_TEST_POSTGRES_DSN")
-LAST = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=2)
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+LAST = TODAY - dt.timedelta(days=2)
 FIRST = LAST - dt.timedelta(days=2)
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +89,8 @@ def test_the_pipeline_on_postgres_matches_duckdb(database, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engines")
     url = urlparse(DSN)
     base = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    base.update({"FINOPS_MODE": "demo", "FINOPS_LOOKBACK_DAYS": "1"})
+    # one today for both runs (the demo's organisation depends on it), whichever side of midnight UTC each runs on
+    base.update({"FINOPS_MODE": "demo", "FINOPS_LOOKBACK_DAYS": "1", "FINOPS_TODAY": TODAY.isoformat()})
     postgres_env = {**base, "WAREHOUSE": "postgres", "FINOPS_PIPELINES_DIR": str(tmp / "pg-pipelines"),
                     "DESTINATION__POSTGRES__CREDENTIALS": url._replace(path=f"/{database}").geturl(),
                     "POSTGRES_HOST": url.hostname or "localhost", "POSTGRES_PORT": str(url.port or 5432),

@@ -182,14 +182,15 @@ def session_stats(records) -> dict:
 def main() -> None:
     import argparse
 
+    from ingestion._common import today_utc
     from ingestion.demo.generator import DemoWorld
     from ingestion.org_directory import default_org_directory_path, load_org_directory
 
     parser = argparse.ArgumentParser(description="The demo's planted anomalies for a given today.")
-    parser.add_argument("--today", default=None, help="YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--today", default=None, help="YYYY-MM-DD (default: FINOPS_TODAY, else today, UTC)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    today = dt.date.fromisoformat(args.today) if args.today else dt.datetime.now(dt.timezone.utc).date()
+    today = dt.date.fromisoformat(args.today) if args.today else today_utc()
     world = DemoWorld(load_org_directory(default_org_directory_path()), seed=args.seed, today=today)
     print(f"| scenario | day (today {today}) | rule | entity | team | what happens |")
     print("|---|---|---|---|---|---|")

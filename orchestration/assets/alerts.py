@@ -16,6 +16,7 @@ from dagster import (
     Failure, MaterializeResult, MetadataValue, asset, asset_check,
 )
 
+from ingestion._common import today_utc
 from orchestration.alerts import (
     ANOMALIES_TABLE, BUDGETS_TABLE, LOG_TABLE, AlertSettings, DeliveryLog, Notification, budget_alerts, candidates,
     deliver, latest_day, make_sinks, new_findings, sql_query,
@@ -158,7 +159,7 @@ def build_notifications_asset(marts: Iterable[AssetKey]):
     def alert_notifications(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         window = context.partition_time_window
         first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
-        today = dt.datetime.now(dt.timezone.utc).date()
+        today = today_utc()
         settings = AlertSettings.load(alerts_folder())
         configured = ["log", *sorted(settings.default)]  # team routes may add more
         with _client(warehouse) as client:
