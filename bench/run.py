@@ -186,6 +186,12 @@ def main() -> None:
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         "RUNTIME__LOG_LEVEL": "ERROR",
     })
+    from ingestion._common import CLOCK_ENV, today_utc
+
+    # one today for the whole bench (FINOPS_TODAY if set; an L bench runs ~45 minutes): a bench crossing midnight UTC
+    # would otherwise serve its daily runs from another demo organisation than its history (seats, FOCUS files)
+    today = today_utc()
+    os.environ[CLOCK_ENV] = today.isoformat()
 
     from ingestion.agent_telemetry import agent_telemetry_source
     from ingestion.anthropic import anthropic_source
@@ -216,7 +222,6 @@ def main() -> None:
                  ("agent_telemetry", agent_telemetry_source, "raw_agent_telemetry"),
                  ("focus_files", lambda start_date, end_date, lookback_days: focus_files_source(
                      lookback_days=lookback_days), "raw_focus_files"))
-    today = dt.datetime.now(dt.timezone.utc).date()
     end = today - dt.timedelta(days=2)  # the history; then one new day the bench's way, and yesterday through Dagster
     start = end - dt.timedelta(days=args.days)
     results: dict[str, object] = {}

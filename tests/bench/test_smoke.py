@@ -22,7 +22,9 @@ def test_the_bench_runs_through_on_a_tiny_organisation(tmp_path):
     # test files read the project's target/ while this runs), the table and figures in --doc and --out
     env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false", "TMPDIR": str(tmp_path),
-           "DBT_TARGET_PATH": str(tmp_path / "dbt_target")}
+           "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
+           # a pinned clock: the bench's periods are read off it, one today for the whole run
+           "FINOPS_TODAY": "2026-06-15"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--size", "S", "--developers", "5", "--days", "14",
          "--sources", "cursor_events", "--sample-days", "3", "--doc", str(doc), "--out", str(out)],
@@ -31,6 +33,9 @@ def test_the_bench_runs_through_on_a_tiny_organisation(tmp_path):
 
     text = doc.read_text()
     assert text.count("<!-- bench:5x14 -->") == 1 and "### Size 5x14" in text
+    # 14 days of history ending three days before the pinned today, then the day before yesterday the bench's way
+    assert "14 days (2026-05-30 .. 2026-06-12)" in done.stdout
+    assert "..2026-06-13)" in text
     results = json.loads((out / "5x14.json").read_text())
     assert results["ledger_rows"] > 0
     # both repeat-back steps ran (the sampled sources are all but Cursor's events)
