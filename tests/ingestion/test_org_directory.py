@@ -105,6 +105,35 @@ def test_missing_file_says_where_to_point(tmp_path):
         load_org_directory(tmp_path / "nope.yml")
 
 
+def test_the_yaml_is_parsed_with_the_collector_paused_and_it_comes_back_even_after_bad_yaml(tmp_path, monkeypatch):
+    """A large directory is ~300k objects at once, none in a cycle: the collections they would trigger walk the whole
+    heap of a Dagster run (~3x the parse's time at 10,000 people), so the parse runs with it off, and only then."""
+    import gc
+
+    import ingestion.org_directory as org_directory
+
+    seen = []
+    load = yaml.load
+    monkeypatch.setattr(org_directory.yaml, "load", lambda *a, **k: seen.append(gc.isenabled()) or load(*a, **k))
+    path = tmp_path / "org.yml"
+    path.write_text(yaml.safe_dump(VALID))
+    assert gc.isenabled()
+    assert [p.email for p in load_org_directory(path).people] == ["ana.silva@example.com"]
+    assert seen == [False] and gc.isenabled()
+    path.write_text("teams: [")
+    with pytest.raises(OrgDirectoryError, match="not valid YAML"):
+        load_org_directory(path)
+    assert seen == [False, False] and gc.isenabled()
+    # a caller that has the collector off keeps it off
+    gc.disable()
+    try:
+        path.write_text(yaml.safe_dump(VALID).replace("Platform", "Core"))
+        assert [t.name for t in load_org_directory(path).teams] == ["Core", "Payments"]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_an_unchanged_file_is_parsed_once_and_an_edited_one_again(tmp_path, monkeypatch):
     import ingestion.org_directory as org_directory
 
