@@ -488,9 +488,7 @@ def main() -> None:
     print(f"  the next day through Dagster ({day}): {results['dagster_daily_s']}s "
           f"({results['dagster_daily']['demo_seconds']}s making demo data): {results['dagster_daily']}", flush=True)
 
-    with open("/proc/self/status") as status:  # VmHWM: this process's own peak, whatever it forked
-        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    own = max(own, results["dagster_daily"].get("process_peak_mib", 0))  # the Dagster day's process
+    own = max(own_peak_mib(), results["dagster_daily"].get("process_peak_mib", 0))  # and the Dagster day's process
     children = max(dbt_peaks)
     results["peak_rss_mib"] = {"pipeline_process": round(own), "largest_dbt_process": children}
     results["warehouse_mib"] = round(warehouse_path.stat().st_size / 2**20)
@@ -589,10 +587,14 @@ def dagster_day_main(day: dt.date, work: Path, cursor_apart: bool, report: Path,
     if "failed_steps" not in result:
         result.update(process_s=round(process, 1), world_s=round(world, 1))
     result["demo_seconds"] = round(demo_seconds(), 1)
-    with open("/proc/self/status") as status:
-        result["process_peak_mib"] = round(next(int(line.split()[1]) for line in status
-                                                if line.startswith("VmHWM:")) / 1024)
+    result["process_peak_mib"] = round(own_peak_mib())
     report.write_text(json.dumps(result))
+
+
+def own_peak_mib() -> float:
+    """This process's own peak memory (VmHWM), whatever it forked."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, float]:
