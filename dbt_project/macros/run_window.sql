@@ -27,6 +27,12 @@
     {{- dbt.cast(dbt.string_literal(run_window_date('max_date', '9999-12-31')), api.Column.translate_type('date')) -}}
 {%- endmacro %}
 
+{#- Whether the run has a window (a var or the environment sets either date): a plain `dbt build` has none. -#}
+{% macro has_run_window() -%}
+    {#- `~ ''`: a var given on the command line may be a date, not text -#}
+    {{- return((run_window_date('min_date', '') ~ '') != '' or (run_window_date('max_date', '') ~ '') != '') -}}
+{%- endmacro %}
+
 {#- A test's where text (a `where` config or sums_match's `compare_where`) may say __window_start__ and
     __window_end__: they become the run's window when the test runs. A `where` config is rendered while dbt parses,
     so it cannot call window_start() itself. -#}
