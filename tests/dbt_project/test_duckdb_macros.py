@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.resources import VENV_DBT
+from tests.dbt_project.small_project import write_project_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,12 +22,7 @@ def write_project(folder: Path, models: dict[str, str]) -> None:
     (folder / "macros").mkdir(exist_ok=True)
     for macros in ("duckdb.sql", "full_build_batches.sql"):
         shutil.copy(ROOT / "dbt_project" / "macros" / macros, folder / "macros" / macros)
-    (folder / "dbt_project.yml").write_text(
-        "name: macro_check\nversion: '1.0'\nconfig-version: 2\nprofile: macro_check\n"
-        "flags:\n  send_anonymous_usage_stats: false\n")
-    (folder / "profiles.yml").write_text(
-        f"macro_check:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
-        f"      path: '{folder / 'warehouse.duckdb'}'\n      schema: main\n      threads: 1\n")
+    write_project_files(folder, "macro_check")
     for old in (folder / "models").glob("*.sql"):
         old.unlink()
     for name, sql in models.items():

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from orchestration.resources import VENV_DBT
+from tests.dbt_project.small_project import write_project_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +51,7 @@ def write_project(folder: Path) -> None:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "dbt_project" / "macros" / "run_window.sql", folder / "macros" / "run_window.sql")
     shutil.copy(ROOT / "dbt_project" / "tests" / "generic" / "sums_match.sql", folder / "tests" / "generic")
-    (folder / "dbt_project.yml").write_text(
-        "name: sums_check\nversion: '1.0'\nconfig-version: 2\nprofile: sums_check\n"
-        "flags:\n  send_anonymous_usage_stats: false\n")
-    (folder / "profiles.yml").write_text(
-        f"sums_check:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
-        f"      path: '{folder / 'warehouse.duckdb'}'\n      schema: main\n      threads: 1\n")
+    write_project_files(folder, "sums_check")
     (folder / "models" / "requests.sql").write_text(REQUESTS)
     (folder / "models" / "sessions.sql").write_text(SESSIONS)
     (folder / "models" / "schema.yml").write_text(SCHEMA)
