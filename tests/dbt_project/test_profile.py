@@ -11,6 +11,7 @@ import duckdb
 import yaml
 
 from orchestration.resources import VENV_DBT
+from tests.dbt_project.small_project import write_dbt_project_yml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES_DIR = ROOT / "dbt_project"
@@ -19,10 +20,8 @@ PROFILES_DIR = ROOT / "dbt_project"
 def test_the_duckdb_output_caps_memory_and_drops_insertion_order_on_every_models_connection(tmp_path):
     # a project of the test's own that uses the real profile (parsing the real project would take ~5 s more)
     (tmp_path / "models").mkdir()
-    (tmp_path / "dbt_project.yml").write_text(
-        "name: profile_check\nversion: '1.0'\nconfig-version: 2\nprofile: ai_finops\n"
-        "flags:\n  send_anonymous_usage_stats: false\n")
-    # two models, built on dbt's two threads: each thread has a cursor of its own
+    write_dbt_project_yml(tmp_path, "profile_check", profile="ai_finops")
+    # two models, built on dbt's two threads: each model runs on a cursor of its own
     for name in ("settings_a", "settings_b"):
         (tmp_path / "models" / f"{name}.sql").write_text(
             "{{ config(materialized='table') }}\n"
