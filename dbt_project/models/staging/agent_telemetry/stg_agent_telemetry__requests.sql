@@ -122,7 +122,9 @@ final as (
         case when is_error then output_tokens else coalesce(output_tokens, 0) end as output_tokens,
         case when is_error then cache_read_tokens else coalesce(cache_read_tokens, 0) end as cache_read_tokens,
         case when is_error then cache_write_tokens else coalesce(cache_write_tokens, 0) end as cache_write_tokens,
-        {{ money('cost_usd') }} as reported_cost_usd,
+        -- the raw decimal as landed, not cast to the money type request by request (a 38-digit rescale: ~3 s over a
+        -- year of L's 20M requests, each time a model reads this view); the models that use it cast what they store
+        cost_usd as reported_cost_usd,
         duration_ms,
         status_code,
         attempt,
