@@ -70,3 +70,14 @@
                 and {{ day_column }} between changed_items.changed_from and changed_items.changed_to
         ))
 {%- endmacro %}
+
+{#- Whether a week (its first day) is one whose kept row fct_ai_spend_by_period's rebuilt months add up in place of
+    its seven day rows: a week the run does not rebuild (it ends before the window's first week or starts after the
+    window), that lies within one month, and whose month the run rebuilds. Its row was built with its days and is
+    their sum; the week row of a rebuilt week is not kept (the pre-hook deleted it), so its days are read instead. -#}
+{% macro is_kept_whole_week(week_start) -%}
+    (({{ week_start }} < {{ rebuilt_period_start('week') }} or {{ week_start }} > {{ window_end() }})
+        and cast({{ dbt.date_trunc('month', week_start) }} as date)
+            = cast({{ dbt.date_trunc('month', dbt.dateadd('day', 6, week_start)) }} as date)
+        and {{ is_rebuilt_period('cast(' ~ dbt.date_trunc('month', week_start) ~ ' as date)', 'month', 0) }})
+{%- endmacro %}

@@ -13,7 +13,10 @@
 -- that overlap it (see macros/periods.sql). Weeks and months add up day rows (the same dimensions; sums of sums of
 -- exact decimals are exact): the window's days from the ledger, their neighbours in those weeks and months from the
 -- day rows this table already holds (the pre-hook deleted the window's), so a daily run reads the ledger's window
--- only, not the month to date. A full build goes a month at a time (macros/full_build_batches.sql): a month's batch
+-- only, not the month to date. A rebuilt month takes the whole weeks inside it that the run does not rebuild from
+-- their kept week rows (a week row is the sum of its day rows, built with them), not from their seven days of day
+-- rows: late in a month that is a few weeks' rows instead of four weeks of days (macros/periods.sql,
+-- is_kept_whole_week). A full build goes a month at a time (macros/full_build_batches.sql): a month's batch
 -- holds its days, its month and the weeks that start in it, and reads the ledger 6 days past the month for those.
 with
 
@@ -82,9 +85,31 @@ all_days as (
         billed_cost_usd
     from {{ this }}
     where period_type = 'day' and period_start >= {{ period_rebuild_start() }}
+        -- a kept whole week's days: its row stands for them in the months (month_parts), and no rebuilt week has them
+        and not {{ is_kept_whole_week('cast(' ~ dbt.date_trunc('week', 'period_start') ~ ' as date)') }}
     {% endif %}
 
 ),
+
+{% if is_incremental() %}
+-- what the rebuilt months add up: the days above, and the rows of the kept whole weeks in place of theirs
+month_parts as (
+
+    select * from all_days
+    union all
+    select
+        period_start,
+        {{ dims | join(', ') }},
+        token_count,
+        unpriced_token_count,
+        list_cost_usd,
+        billed_cost_usd
+    from {{ this }}
+    where period_type = 'week' and period_start >= {{ period_rebuild_start() }}
+        and {{ is_kept_whole_week('period_start') }}
+
+),
+{% endif %}
 
 rolled as (
 
@@ -102,7 +127,7 @@ rolled as (
         sum(unpriced_token_count) as unpriced_token_count,
         sum(list_cost_usd) as list_cost_usd,
         sum(billed_cost_usd) as billed_cost_usd
-    from all_days
+    from {{ 'month_parts' if is_incremental() and period_type == 'month' else 'all_days' }}
     {% if is_incremental() %}
     where {{ is_rebuilt_period('cast(' ~ dbt.date_trunc(period_type, 'period_start') ~ ' as date)', period_type, 0) }}
     {% else %}
