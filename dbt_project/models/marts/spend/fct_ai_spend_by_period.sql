@@ -56,6 +56,8 @@ classified as (
 {%- set dims = ['team_id', 'team_name', 'project_id', 'project_name', 'environment', 'principal_id', 'principal_type',
                 'person_name', 'provider', 'tool', 'model_family', 'model_tier', 'token_type', 'use_case',
                 'cost_type'] %}
+{#- a rollup row as this table keeps it, read back by a run: its period's first day, its dimensions, its figures -#}
+{%- set kept_row = ['period_start'] + dims + ['token_count', 'unpriced_token_count', 'list_cost_usd', 'billed_cost_usd'] %}
 
 days as (
 
@@ -76,13 +78,7 @@ all_days as (
     select * from days
     {% if is_incremental() %}
     union all
-    select
-        period_start,
-        {{ dims | join(', ') }},
-        token_count,
-        unpriced_token_count,
-        list_cost_usd,
-        billed_cost_usd
+    select {{ kept_row | join(', ') }}
     from {{ this }}
     where period_type = 'day' and period_start >= {{ period_rebuild_start() }}
         -- a kept whole week's days: its row stands for them in the months (month_parts), and no rebuilt week has them
@@ -97,13 +93,7 @@ month_parts as (
 
     select * from all_days
     union all
-    select
-        period_start,
-        {{ dims | join(', ') }},
-        token_count,
-        unpriced_token_count,
-        list_cost_usd,
-        billed_cost_usd
+    select {{ kept_row | join(', ') }}
     from {{ this }}
     where period_type = 'week' and period_start >= {{ period_rebuild_start() }}
         and {{ is_kept_whole_week('period_start') }}
