@@ -81,3 +81,20 @@
             = cast({{ dbt.date_trunc('month', dbt.dateadd('day', 6, week_start)) }} as date)
         and {{ is_rebuilt_period('cast(' ~ dbt.date_trunc('month', week_start) ~ ' as date)', 'month', 0) }})
 {%- endmacro %}
+
+{#- The months int_feature_costs_monthly rebuilds in a run: every month holding a person-day that
+    int_person_feature_cost_daily may have rebuilt (is_feature_cost_rebuilt above): a day of the window, or a day in
+    flight of a work item that changed in it. Found from the calendar and the changed items' spans, not from the rows,
+    so that a month whose person-days were deleted and not inserted again is rebuilt too. As a subquery of month starts;
+    its own columns are named apart from the outer query's. -#}
+{% macro feature_cost_rebuilt_months() -%}
+    select distinct rebuilt_days.month_start
+    from {{ ref('dim_dates') }} as rebuilt_days
+    where rebuilt_days.date_day between {{ window_start() }} and {{ window_end() }}
+        or exists (
+            select 1
+            from {{ ref('int_work_item_spans') }} as changed_items
+            where changed_items.last_changed_date between {{ window_start() }} and {{ window_end() }}
+                and rebuilt_days.date_day between changed_items.span_start and changed_items.span_end
+        )
+{%- endmacro %}

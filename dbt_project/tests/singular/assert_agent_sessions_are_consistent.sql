@@ -1,9 +1,7 @@
 -- fct_agent_sessions' columns agree with each other: a session ends after it starts, has at least one turn and one
 -- model, its turn costs fit in its cost, its token types add up to its total, every failed attempt counts as a retry,
 -- a session crossing midnight runs overnight, and the unpriced flag matches the unpriced tokens.
--- Returns the sessions that break any of these (with the first rule they break). A run with a window (the daily
--- schedule) checks the sessions it rebuilt, those with a request in the window (macros/sessions.sql); a build without
--- one, every session.
+-- Returns the sessions that break any of these (with the first rule they break).
 {{ config(meta={'dagster': {'ref': {'name': 'fct_agent_sessions'}}}) }}
 
 with
@@ -11,13 +9,6 @@ with
 sessions as (
 
     select * from {{ ref('fct_agent_sessions') }}
-    {% if has_run_window() %}
-    where session_key in (
-        select session_key
-        from {{ ref('stg_agent_telemetry__requests') }}
-        where usage_date between {{ window_start() }} and {{ window_end() }}
-    )
-    {% endif %}
 
 ),
 

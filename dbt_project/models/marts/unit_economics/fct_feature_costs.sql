@@ -5,18 +5,13 @@
 -- authored (opened .. merged), each at most work_item_max_days days. A pull request belongs to the epic of a ticket
 -- it names. What no item explains (a person-day with no work in flight, and all service or unowned spend) is not
 -- attributed; fct_feature_attribution shows how much that is.
+-- The sums per month are kept incrementally (int_feature_costs_monthly); a table rebuilt whole every run from them,
+-- so that an epic renamed since shows its name of today in every month.
 with
 
-shares as (
+monthly as (
 
-    select * from {{ ref('int_person_feature_cost_daily') }}
-    where feature_key <> '(unattributed)'
-
-),
-
-dates as (
-
-    select * from {{ ref('dim_dates') }}
+    select * from {{ ref('int_feature_costs_monthly') }}
 
 ),
 
@@ -30,17 +25,15 @@ epics as (
 )
 
 select
-    {{ surrogate_key(['shares.feature_key', 'dates.month_start']) }} as feature_month_key,
-    shares.feature_key,
-    coalesce(epics.epic_name, case when shares.feature_key = '(no epic)' then 'Work without an epic' end)
+    {{ surrogate_key(['monthly.feature_key', 'monthly.month_start']) }} as feature_month_key,
+    monthly.feature_key,
+    coalesce(epics.epic_name, case when monthly.feature_key = '(no epic)' then 'Work without an epic' end)
         as feature_name,
-    dates.month_start,
-    {{ money('sum(shares.ai_cost_usd)') }} as attributed_ai_cost_usd,
-    count(distinct shares.person_email) as people,
-    count(distinct shares.team_id) as teams,
-    min(shares.usage_date) as first_day,
-    max(shares.usage_date) as last_day
-from shares
-inner join dates on dates.date_day = shares.usage_date
-left join epics on epics.epic_key = shares.feature_key
-group by shares.feature_key, epics.epic_name, dates.month_start
+    monthly.month_start,
+    monthly.attributed_ai_cost_usd,
+    monthly.people,
+    monthly.teams,
+    monthly.first_day,
+    monthly.last_day
+from monthly
+left join epics on epics.epic_key = monthly.feature_key
