@@ -98,3 +98,28 @@
                 and rebuilt_days.date_day between changed_items.span_start and changed_items.span_end
         )
 {%- endmacro %}
+
+{#- The periods int_team_period_totals rebuilds in a run: of each type (week, month, sprint), the one holding the
+    window's first day and every later one. Its inputs (the team spend, the person-days, the engineering output)
+    change on no day before the window's first; the output rebuilds every day from it on, not only to its last.
+    unit_period_rebuild_start(type): that period's first day, a constant expression the engine folds. -#}
+{% macro unit_period_rebuild_start(period_type) -%}
+    {%- if period_type == 'sprint' -%}
+        {{ sprint_day(window_start()) }}
+    {%- else -%}
+        cast({{ dbt.date_trunc(period_type, window_start()) }} as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro is_rebuilt_unit_period(type_column, start_column) -%}
+    (({{ type_column }} = 'week' and {{ start_column }} >= {{ unit_period_rebuild_start('week') }})
+        or ({{ type_column }} = 'month' and {{ start_column }} >= {{ unit_period_rebuild_start('month') }})
+        or ({{ type_column }} = 'sprint' and {{ start_column }} >= {{ unit_period_rebuild_start('sprint') }}))
+{%- endmacro %}
+
+{#- A day a rebuilt period may hold: on or after the first day of one of them. -#}
+{% macro is_in_rebuilt_unit_period(day_column) -%}
+    ({{ day_column }} >= {{ unit_period_rebuild_start('week') }}
+        or {{ day_column }} >= {{ unit_period_rebuild_start('month') }}
+        or {{ day_column }} >= {{ unit_period_rebuild_start('sprint') }})
+{%- endmacro %}

@@ -6,43 +6,15 @@
 -- spend in the period. previous_* are the same team's figures for the period just before (null if it had no row).
 -- A team with fewer members in the directory than var('min_group_size') is suppressed: its figures are null and
 -- is_suppressed is true, so no individual is singled out in finance-facing numbers.
+-- The sums per team and period are kept incrementally (int_team_period_totals); a table rebuilt whole every run from
+-- them, so that the suppression follows the directory of today in every period.
 {%- set length = var('sprint_length_days') | int %}
-{%- set periods = [('week', 'week_start'), ('month', 'month_start'), ('sprint', 'sprint_start')] %}
 
 with
 
-dates as (
+period_totals as (
 
-    select * from {{ ref('dim_dates') }}
-
-),
-
-team_spend as (
-
-    select usage_date as day, team_id, billed_cost_usd as ai_cost_usd
-    from {{ ref('fct_team_spend_daily') }}
-
-),
-
-output as (
-
-    select
-        output_date as day,
-        team_id,
-        sum(prs_merged) as prs_merged,
-        sum(tickets_closed) as tickets_closed,
-        sum(story_points) as story_points,
-        sum(successful_deployments) as successful_deployments
-    from {{ ref('fct_engineering_output_daily') }}
-    group by output_date, team_id
-
-),
-
-person_spend as (
-
-    select usage_date as day, team_id, person_email
-    from {{ ref('int_person_spend_daily') }}
-    where has_positive_line
+    select * from {{ ref('int_team_period_totals') }}
 
 ),
 
@@ -52,70 +24,10 @@ team_sizes as (
 
 ),
 
-team_days as (
-
-    select
-        coalesce(team_spend.day, output.day) as day,
-        coalesce(team_spend.team_id, output.team_id) as team_id,
-        coalesce(team_spend.ai_cost_usd, 0) as ai_cost_usd,
-        coalesce(output.prs_merged, 0) as prs_merged,
-        coalesce(output.tickets_closed, 0) as tickets_closed,
-        coalesce(output.story_points, 0) as story_points,
-        coalesce(output.successful_deployments, 0) as successful_deployments
-    from team_spend
-    full outer join output
-        on output.day = team_spend.day
-        and output.team_id = team_spend.team_id
-
-),
-
-totals as (
-
-    {% for period, column in periods %}
-    {% for level in ['team', 'org'] %}
-    select
-        '{{ period }}' as period_type,
-        dates.{{ column }} as period_start,
-        {% if level == 'team' %}team_days.team_id{% else %}'(all teams)'{% endif %} as team_id,
-        sum(team_days.ai_cost_usd) as ai_cost_usd,
-        sum(team_days.prs_merged) as prs_merged,
-        sum(team_days.tickets_closed) as tickets_closed,
-        sum(team_days.story_points) as story_points,
-        sum(team_days.successful_deployments) as successful_deployments
-    from team_days
-    inner join dates on dates.date_day = team_days.day
-    group by dates.{{ column }}{% if level == 'team' %}, team_days.team_id{% endif %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-active as (
-
-    {% for period, column in periods %}
-    {% for level in ['team', 'org'] %}
-    select
-        '{{ period }}' as period_type,
-        dates.{{ column }} as period_start,
-        {% if level == 'team' %}person_spend.team_id{% else %}'(all teams)'{% endif %} as team_id,
-        count(distinct person_spend.person_email) as active_developers
-    from person_spend
-    inner join dates on dates.date_day = person_spend.day
-    group by dates.{{ column }}{% if level == 'team' %}, person_spend.team_id{% endif %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
 measured as (
 
     select
         totals.*,
-        coalesce(active.active_developers, 0) as active_developers,
         case
             when totals.period_type = 'week' then cast({{ dbt.dateadd('day', 6, 'totals.period_start') }} as date)
             when totals.period_type = 'month'
@@ -130,11 +42,7 @@ measured as (
         coalesce(team_sizes.member_count, 0) as member_count,
         totals.team_id not in ('(all teams)', 'unallocated')
             and coalesce(team_sizes.member_count, 0) < {{ var('min_group_size') | int }} as is_suppressed
-    from totals
-    left join active
-        on active.period_type = totals.period_type
-        and active.period_start = totals.period_start
-        and active.team_id = totals.team_id
+    from period_totals as totals
     left join team_sizes
         on team_sizes.team_id = totals.team_id
 
