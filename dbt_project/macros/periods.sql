@@ -107,7 +107,7 @@
     {%- if period_type == 'sprint' -%}
         {{ sprint_day(window_start()) }}
     {%- else -%}
-        cast({{ dbt.date_trunc(period_type, window_start()) }} as date)
+        {{ rebuilt_period_start(period_type) }}
     {%- endif -%}
 {%- endmacro %}
 
