@@ -8,11 +8,11 @@ having count(*) > 1 or {{ column_name }} is null
 {% endmacro %}
 
 {#- DuckDB with hash_first: the same rows, found in two passes. Grouping tens of millions of text keys (a full build's
-    ledger, Cursor's per-request events) is most of the test's cost; grouping their 64-bit hashes first was ~30-45%
+    ledger, Cursor's per-request events) is most of the test's cost; grouping their 64-bit hashes first was ~20-45%
     cheaper at L, windowed or not (docs/performance-history.md, stop 62). A duplicated value has a duplicated hash, so
     the second pass, which groups the values themselves, sees every duplicate; a hash that distinct values happen to
     share is only a candidate the second pass drops. The relation is read twice: worth it for a table or a staging
-    view that only renames raw columns, not for a view that joins (an intermediate view read twice took twice as
+    view over one raw table (no join), not for a view that joins (an intermediate view read twice took twice as
     long), hence an argument and not the default. -#}
 {% macro duckdb__primary_key_failures(model, column_name, hash_first) %}
 {%- if not hash_first -%}
