@@ -18,16 +18,16 @@ having count(*) > 1 or {{ column_name }} is null
 {%- if not hash_first -%}
 {{ default__primary_key_failures(model, column_name, hash_first) }}
 {%- else -%}
+{%- set candidate_rows -%}
+(select * from {{ model }}
+ where {{ column_name }} is null or hash({{ column_name }}) in (select key_hash from repeated_hashes)) as candidate_rows
+{%- endset -%}
 with repeated_hashes as (
     select hash({{ column_name }}) as key_hash
     from {{ model }}
     group by hash({{ column_name }})
     having count(*) > 1
 )
-select {{ column_name }} as key_value, count(*) as occurrences
-from {{ model }}
-where {{ column_name }} is null or hash({{ column_name }}) in (select key_hash from repeated_hashes)
-group by {{ column_name }}
-having count(*) > 1 or {{ column_name }} is null
+{{ default__primary_key_failures(candidate_rows, column_name, hash_first) }}
 {%- endif %}
 {% endmacro %}
