@@ -11,9 +11,14 @@ dbt builds on.
 This subclass changes five things, and nothing in what is stored or where:
 
 * one engine per database file, kept for the process (the most recent few), so statements compile once;
-* the cross-run index's connections are pooled (kept open between writes). A run's own database keeps a fresh
-  connection per write, as Dagster's has: the UI follows a running run by watching that file change, which happens
-  when the connection's close checkpoints the log into it; no one watches the index that way;
+* connections are pooled (kept open between writes), the run's own database's as well as the cross-run index's.
+  Dagster's opens and closes one per write, and the close checkpoints the write-ahead log into the database file,
+  which is what Dagster's UI watches to follow a running run. The 1,308 events of a daily run, stored again: 6.2-6.5 s
+  with a connection per write, 2.4-2.7 s with it kept (docs/performance-history.md, stop 64). Kept open, a
+  connection's commits change only the write-ahead log (SQLite checkpoints it into the file itself every ~4 MB), so a
+  watch here follows that file too: an event is seen as soon as it is committed. Each process keeps its own
+  connections (a webserver reading a run, the run's worker writing it): SQLite's write-ahead log is made for readers
+  beside one writer;
 * SQLite's `synchronous` is NORMAL instead of SQLite's default FULL (configurable: `synchronous: FULL` gives Dagster's
   behaviour back). Dagster keeps these files in write-ahead-log mode, where FULL waits for the disk (fsync) at every
   commit, ~3 commits an event, and NORMAL only when the log is checkpointed into the file. SQLite documents NORMAL
@@ -29,9 +34,9 @@ This subclass changes five things, and nothing in what is stored or where:
   one event at a time. Measured for the daily job's plan over 90 days (11,878 events): 71.6 s with Dagster's class,
   14.6-15.7 s with this one (docs/performance-history.md, stop 39).
 
-The same dbt step, this class (its first two changes) and Dagster's alternated on one warehouse: 7.4-7.6 s storing
-the events against 12.9-15.0 s, the step's wall time 50.8-52.4 s against 57.0-59.5 s (docs/performance-history.md,
-stop 27).
+The same dbt step, this class (its first two changes, the run's database then still opened per write) and Dagster's
+alternated on one warehouse: 7.4-7.6 s storing the events against 12.9-15.0 s, the step's wall time 50.8-52.4 s
+against 57.0-59.5 s (docs/performance-history.md, stop 27).
 
 Enabled in dagster.yaml (`event_log_storage`). The files are Dagster's own: the instance's event-log folder
 (`history/runs/` in its directory, by Dagster's own rule), unless `base_dir` is configured, so an instance's history
@@ -53,13 +58,16 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import _event_logs_directory
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import AssetKeyTable
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+from dagster._core.storage.event_log.base import EventHandlerFn
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorageWatchdog
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import QueuePool
+from watchdog.events import FileSystemEvent
+from watchdog.observers import Observer
 
 KEPT_ENGINES = 16  # a run's database and the index in a run worker; the runs a webserver shows, most recent first
 # SQLite's settings that keep a database consistent in write-ahead-log mode (OFF could corrupt it on a power cut)
@@ -74,7 +82,7 @@ def _is(entry: EventLogEntry, types) -> bool:
 
 
 class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
-    """Dagster's `SqliteEventLogStorage`; engines kept per database file, the index's connections pooled, SQLite's
+    """Dagster's `SqliteEventLogStorage`; engines kept per database file and their connections pooled, SQLite's
     `synchronous` configurable (NORMAL by default), the index's tables remembered once found."""
 
     def __init__(self, base_dir: Optional[str] = None, inst_data: Optional[ConfigurableClassData] = None,
@@ -123,7 +131,10 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         if engine is None:
             engine = create_engine(
                 self.conn_string_for_shard(shard),
-                poolclass=QueuePool if shard == INDEX_SHARD_NAME else NullPool,
+                poolclass=QueuePool,
+                # a run's database: one connection kept idle (a webserver reads many runs' files; the engines of the
+                # most recent KEPT_ENGINES are kept), as many more as threads ask for at once, closed when returned
+                **({} if shard == INDEX_SHARD_NAME else {"pool_size": 1, "max_overflow": -1}),
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
             )
             event.listen(engine, "connect", self._set_synchronous)
@@ -169,6 +180,14 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn:
                 with conn.begin():
                     yield conn
+
+    def watch(self, run_id: str, cursor: Optional[str], callback: EventHandlerFn) -> None:
+        # Dagster's watch, its handler woken by the run's write-ahead log as well as by its database file
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        handler = RunLogWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (handler, self._obs.schedule(handler, self._base_dir, recursive=True))
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """A batch Dagster hands over at once (a run's planned events; the materializations of a multi-partition
@@ -221,3 +240,19 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         super().dispose()
         self._dispose_engines()
+
+
+class RunLogWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's handler for a watched run (it reads the run's new events and hands them to the watcher), woken when
+    the run's write-ahead log changes too: with the writer's connection kept open, a commit changes that file and not
+    the database file until SQLite's next checkpoint."""
+
+    def __init__(self, event_log_storage: SqliteEventLogStorage, run_id: str, callback: EventHandlerFn,
+                 cursor: Optional[str]):
+        super().__init__(event_log_storage, run_id, callback, cursor)
+        self._watched = {self._log_path, f"{self._log_path}-wal"}
+        self._patterns = sorted(self._watched)  # watchdog's PatternMatchingEventHandler filters the events on these
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if event.src_path in self._watched:
+            self._process_log()

@@ -3,9 +3,11 @@
 import os
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from dagster import (AssetCheckResult, BackfillPolicy, DagsterInstance, DailyPartitionsDefinition, Definitions,
                      MaterializeResult, asset, asset_check, define_asset_job, materialize)
 
@@ -63,30 +65,41 @@ def test_the_project_instance_keeps_dagsters_files_and_stores_the_same_events(tm
     ours.dispose()
 
 
-def test_one_engine_per_database_file_and_the_runs_database_checkpointed_after_each_write(tmp_path, monkeypatch):
-    made = []
+def test_one_engine_and_one_kept_connection_per_database_file(tmp_path, monkeypatch):
+    made, opened = [], Counter()
     real = storage_module.create_engine
 
     def counting_create_engine(url, **kwargs):
         made.append(url)
-        return real(url, **kwargs)
+        engine = real(url, **kwargs)
+        name = url.rsplit("/", 1)[1]
+        event.listen(engine, "connect", lambda *_: opened.update([name]))
+        return engine
 
     monkeypatch.setattr(storage_module, "create_engine", counting_create_engine)
     instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
     run = materialize([spend, spend_is_positive], instance=instance)
-    stored = len(_events(instance, run.run_id))
-    assert stored >= 10
+    events = _events(instance, run.run_id)
+    stored = len(events)
     # two databases written (the run's, the index), two engines for all the run's events and reads
-    assert sorted(url.rsplit("/", 1)[1] for url in made) == sorted([f"{run.run_id}.db", "index.db"])
-    # the run's database has no write-ahead log left: each write's connection closed and checkpointed it into the
-    # file, whose changes are what the UI watches to follow a run
-    base = Path(instance.event_log_storage._base_dir)
-    assert not (base / f"{run.run_id}.db-wal").exists()
+    run_db = f"{run.run_id}.db"
+    assert sorted(url.rsplit("/", 1)[1] for url in made) == sorted([run_db, "index.db"])
+    # and a connection or two to each, kept open for them all: Dagster's storage opens one per write
+    assert opened[run_db] <= 2 and opened["index.db"] <= 2 and stored >= 10
+    # the events are committed to the run's write-ahead log (which a watch follows), not yet checkpointed into the
+    # file: the connection that keeps the log is still open ...
+    wal = Path(instance.event_log_storage._base_dir) / f"{run_db}-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    # ... until the instance lets go of it: the last connection's close checkpoints the log and removes it
     instance.dispose()
+    assert not wal.exists()
+    with DagsterInstance.from_config(str(tmp_path / "home")) as again:
+        assert _events(again, run.run_id) == events
 
 
 def test_a_watcher_sees_a_running_runs_events_as_they_are_stored(tmp_path, monkeypatch):
-    """What the UI does to follow a run launched in another process: it watches the run's database file."""
+    """What the UI does to follow a run launched in another process: it watches the run's database file, and here
+    its write-ahead log (the writer keeps its connection open, so its commits change only the log)."""
     from dagster._core.storage.event_log.base import EventLogCursor
 
     instance = _instance(tmp_path / "home", monkeypatch, _project_yaml())
