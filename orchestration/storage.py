@@ -14,7 +14,7 @@ This subclass changes five things, and nothing in what is stored or where:
 * connections are pooled (kept open between writes), the run's own database's as well as the cross-run index's.
   Dagster's opens and closes one per write, and the close checkpoints the write-ahead log into the database file,
   which is what Dagster's UI watches to follow a running run. The 1,308 events of a daily run, stored again: 6.2-6.5 s
-  with a connection per write, 2.4-2.7 s with it kept (docs/performance-history.md, stop 64). Kept open, a
+  with a connection per write, 2.5-2.8 s with it kept (docs/performance-history.md, stop 64). Kept open, a
   connection's commits change only the write-ahead log (SQLite checkpoints it into the file itself every ~4 MB), so a
   watch here follows that file too: an event is seen as soon as it is committed. Each process keeps its own
   connections (a webserver reading a run, the run's worker writing it): SQLite's write-ahead log is made for readers
