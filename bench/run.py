@@ -490,7 +490,9 @@ def main() -> None:
 
     own = max(own_peak_mib(), results["dagster_daily"].get("process_peak_mib", 0))  # and the Dagster day's process
     children = max(dbt_peaks)
-    results["peak_rss_mib"] = {"pipeline_process": round(own), "largest_dbt_process": children}
+    worker = results["dagster_daily"].get("suites_worker_peak_mib", 0)
+    results["peak_rss_mib"] = {"pipeline_process": round(own), "largest_dbt_process": children,
+                               "dagster_suites_worker": worker}
     results["warehouse_mib"] = round(warehouse_path.stat().st_size / 2**20)
 
     table = "\n".join([
@@ -530,7 +532,8 @@ def main() -> None:
         "| the daily run's dlt by provider: seconds (of which making demo data) | " + ", ".join(
             f"{p} {v['seconds']} s ({v['demo_seconds']} s)" for p, v in results["daily_dlt_by_provider"].items()) + " |",
         dagster_line(results),
-        f"| peak memory: pipeline process / largest dbt process | {own:,.0f} MiB / {children:,.0f} MiB |",
+        f"| peak memory: pipeline process / largest dbt process | {own:,.0f} MiB / {children:,.0f} MiB"
+        + (f" (the Dagster run's Great Expectations worker beside it: {worker:,.0f} MiB)" if worker else "") + " |",
         f"| warehouse file | {results['warehouse_mib']:,} MiB |",
         "| the machine meanwhile, by phase: CPU time waiting for the disk / taken by the hypervisor, wall time with a "
         "task stalled on the disk (a disturbed run shows here) | " + (", ".join(
@@ -588,6 +591,9 @@ def dagster_day_main(day: dt.date, work: Path, cursor_apart: bool, report: Path,
         result.update(process_s=round(process, 1), world_s=round(world, 1))
     result["demo_seconds"] = round(demo_seconds(), 1)
     result["process_peak_mib"] = round(own_peak_mib())
+    from orchestration.checks import WORKER_PEAKS_MIB  # the raw-table suites' process beside it (raw_suites.py)
+
+    result["suites_worker_peak_mib"] = round(max(filter(None, WORKER_PEAKS_MIB), default=0))
     report.write_text(json.dumps(result))
 
 

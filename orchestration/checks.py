@@ -10,96 +10,32 @@ the table lands (the lookback's days unchanged since the last successful dbt bui
   and currencies outside the known values, negative money (credits do exist), a window with no data for its last
   day (freshness: the provider is late or the key lost access).
 
-dbt tests check the modelled layers; these check what the APIs handed us, before anything is built on it.
+dbt tests check the modelled layers; these check what the APIs handed us, before anything is built on it. The suites
+themselves are in `raw_suites.py`; they run in a worker process the `RawSuites` resource starts with the run.
 """
 
 
 import datetime as dt
 import logging
-import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from dagster import (
-    AssetCheckExecutionContext, AssetCheckKey, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey,
-    multi_asset_check,
+    AssetCheckExecutionContext, AssetCheckKey, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec,
+    ConfigurableResource, InitResourceContext, multi_asset_check,
 )
+from pydantic import PrivateAttr
 
+from orchestration.raw_suites import (  # noqa: F401 - the suites' names, also imported from here
+    BLOCKING, BUCKET, RAW_TABLES, WARNINGS, RawTable, SuitesWorker, SuiteWorkerGone, blocking_expectations,
+    checked_columns, suite_results, validate, warning_expectations, window_batch,
+)
 from orchestration.resources import Warehouse
 
 logger = logging.getLogger(__name__)
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 RANGE_START, RANGE_END, PARTITION = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end", \
     "dagster/partition"
-
-
-@dataclass(frozen=True)
-class RawTable:
-    provider: str
-    table: str
-    required_columns: tuple[str, ...]
-    counts: tuple[str, ...] = ()  # never negative
-    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)  # known values (warn on others)
-    money: Optional[str] = None  # warn when negative
-    currency: Optional[str] = None  # blocking when not USD (cannot be added up)
-    day_column: str = "bucket_date"  # the column the run's window is on
-    key_column: str = "row_key"
-    daily_buckets: bool = True  # usage/cost reports: every row is one UTC day starting at midnight
-    expect_every_day: bool = True  # freshness: the window's last day has rows (not so for sparse events)
-
-    @property
-    def dataset(self) -> str:
-        return f"raw_{self.provider}"
-
-    @property
-    def key(self) -> AssetKey:
-        return AssetKey(["raw", self.provider, self.table])
-
-
-BUCKET = ("bucket_date", "bucket_start", "bucket_end", "row_key")
-RAW_TABLES = [
-    RawTable("anthropic", "usage_messages",
-             BUCKET + ("model", "service_tier", "context_window", "uncached_input_tokens", "output_tokens",
-                       "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens", "cache_read_input_tokens"),
-             counts=("uncached_input_tokens", "output_tokens", "cache_creation_5m_input_tokens",
-                     "cache_creation_1h_input_tokens", "cache_read_input_tokens", "web_search_requests"),
-             enums={"service_tier": ("standard", "batch", "priority", "priority_on_demand", "flex", "flex_discount"),
-                    "context_window": ("0-200k", "200k-1M")}),
-    RawTable("anthropic", "cost_report",
-             BUCKET + ("workspace_id", "model", "token_type", "service_tier", "currency", "amount_cents"),
-             enums={"cost_type": ("tokens", "web_search", "code_execution", "session_usage")},
-             money="amount_cents", currency="currency"),
-    RawTable("openai", "usage_completions",
-             BUCKET + ("project_id", "user_id", "api_key_id", "model", "input_tokens", "input_cached_tokens",
-                       "output_tokens", "num_model_requests"),
-             counts=("input_tokens", "input_cached_tokens", "input_uncached_tokens", "input_cache_write_tokens",
-                     "output_tokens", "num_model_requests"),
-             enums={"service_tier": ("default", "flex", "priority", "scale", "auto")}),
-    RawTable("openai", "costs", BUCKET + ("project_id", "line_item", "currency", "amount_usd"),
-             money="amount_usd", currency="currency"),
-    # per-request events: one row per request, not per day; days without requests are normal for small teams
-    RawTable("cursor", "usage_events",
-             ("bucket_date", "row_key", "event_at", "user_email", "model", "kind", "input_tokens", "output_tokens",
-              "cache_write_tokens", "cache_read_tokens", "total_cents"),
-             counts=("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "requests_costs"),
-             money="total_cents", daily_buckets=False, expect_every_day=False),
-    RawTable("cursor", "daily_usage", ("bucket_date", "row_key", "email", "is_active"),
-             daily_buckets=False, expect_every_day=False),
-    RawTable("github", "pull_requests", ("pr_key", "repository", "number", "author_login", "merged_at",
-                                         "merged_date", "additions", "deletions"),
-             counts=("additions", "deletions", "changed_files"), day_column="merged_date", key_column="pr_key",
-             daily_buckets=False, expect_every_day=False),
-    RawTable("github", "deployments", ("deployment_id", "repository", "environment", "created_at", "created_date",
-                                       "is_success"),
-             day_column="created_date", key_column="deployment_id", daily_buckets=False, expect_every_day=False),
-    RawTable("jira", "issues", ("issue_key", "project_key", "resolved_at", "resolved_date", "assignee_account_id",
-                                "story_points", "parent_key"),
-             counts=("story_points",), day_column="resolved_date", key_column="issue_key", daily_buckets=False,
-             expect_every_day=False),
-]
 
 
 def run_window(context: AssetCheckExecutionContext, lookback_days: int) -> tuple[dt.date, dt.date]:
@@ -110,83 +46,6 @@ def run_window(context: AssetCheckExecutionContext, lookback_days: int) -> tuple
     if not first:
         raise ValueError("raw-table checks run inside a partitioned run (no partition tags found)")
     return dt.date.fromisoformat(first[:10]) - dt.timedelta(days=lookback_days), dt.date.fromisoformat(last[:10])
-
-
-@lru_cache(maxsize=1)
-def _context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.execution_engine import pandas_execution_engine
-
-    # Great Expectations fingerprints a pandas batch (md5 over pandas' hash of every row: ~0.45 s for Cursor's
-    # ~850k events of a window at L) whenever it fetches it, and a validation fetches its batch again: three times
-    # a table. It does so only for frames under HASH_THRESHOLD bytes, and the fingerprint is a batch marker in the
-    # results' metadata, which nothing here reads; 0 skips it, as Great Expectations itself does from 1 GB up.
-    pandas_execution_engine.HASH_THRESHOLD = 0
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
-def _suite(name: str, expectations: Iterable[Any]):
-    import great_expectations as gx
-
-    context = _context()
-    try:
-        context.suites.delete(name)
-    except Exception:  # noqa: BLE001 - first use in this process
-        pass
-    suite = gx.ExpectationSuite(name=name)
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    return context.suites.add(suite)
-
-
-def blocking_expectations(spec: RawTable) -> list[Any]:
-    import great_expectations as gx
-
-    expectations: list[Any] = [
-        gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(spec.required_columns), exact_match=False),
-        gx.expectations.ExpectColumnValuesToNotBeNull(column=spec.key_column),
-        gx.expectations.ExpectColumnValuesToBeUnique(column=spec.key_column),
-        gx.expectations.ExpectColumnValuesToNotBeNull(column=spec.day_column),
-    ]
-    if spec.daily_buckets:
-        # a daily bucket is one UTC day starting at midnight; an hourly bucket loaded here would count 24 times over
-        expectations += [
-            gx.expectations.ExpectColumnValuesToBeInSet(column="bucket_hours", value_set=[24]),
-            gx.expectations.ExpectColumnValuesToBeInSet(column="starts_at_midnight", value_set=[True]),
-        ]
-    expectations += [gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in spec.counts]
-    if spec.currency:
-        expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=spec.currency, value_set=["USD"]))
-    return expectations
-
-
-def warning_expectations(spec: RawTable) -> list[Any]:
-    import great_expectations as gx
-
-    expectations: list[Any] = [
-        gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(values))
-        for column, values in spec.enums.items()
-    ]
-    if spec.money:
-        expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(column=spec.money, min_value=0))
-    if spec.expect_every_day:
-        # freshness: the window's last day has data (providers publish within hours; a gap means late data or lost
-        # access)
-        expectations.append(gx.expectations.ExpectColumnMinToBeBetween(column="days_before_window_end", min_value=0,
-                                                                       max_value=0))
-    return expectations
-
-
-def checked_columns(spec: RawTable) -> list[str]:
-    """The columns the two suites look at; the rest of a wide raw table stays in the warehouse."""
-    columns = [*spec.required_columns, spec.key_column, spec.day_column, *spec.counts, *spec.enums]
-    columns += [c for c in (spec.money, spec.currency) if c]
-    if spec.daily_buckets:
-        columns += ["bucket_start", "bucket_end"]
-    return list(dict.fromkeys(columns))
 
 
 def checked_from(warehouse: Warehouse, spec: RawTable, first: dt.date, partition_start: dt.date,
@@ -267,44 +126,42 @@ def read_window(warehouse: Warehouse, spec: RawTable, first: dt.date, last: dt.d
     return frame
 
 
-def window_batch(spec: RawTable, frame):
-    """The window as a Great Expectations batch, which both suites validate."""
-    context = _context()
-    source_name = "raw_windows"
-    try:
-        source = context.data_sources.get(source_name)
-    except (KeyError, ValueError):
-        source = context.data_sources.add_pandas(source_name)
-    asset_name = f"{spec.provider}_{spec.table}"
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(name=asset_name)
-    try:
-        batch_definition = asset.get_batch_definition("window")
-    except (KeyError, ValueError):
-        batch_definition = asset.add_batch_definition_whole_dataframe("window")
-    return batch_definition.get_batch(batch_parameters={"dataframe": frame})
 
 
-def validate(spec: RawTable, frame, expectations: list[Any], suite_name: str,
-             batch: Any = None) -> tuple[bool, dict[str, Any]]:
-    # BASIC: outcomes with their unexpected counts and a few sample values. The default (SUMMARY) also locates the
-    # unexpected rows, which copies the whole window ~three more times per column expectation (~0.7 s of Cursor's
-    # blocking suite at L), for an index list nothing here reads.
-    result = (batch if batch is not None else window_batch(spec, frame)).validate(
-        _suite(suite_name, expectations), result_format="BASIC")
-    failed = {}
-    for outcome in result.results:
-        if not outcome.success:
-            config = outcome.expectation_config
-            label = f"{config.type}({config.kwargs.get('column', '')})"
-            failed[label] = outcome.result.get("unexpected_count", outcome.result.get("observed_value"))
-    return result.success, {"rows_checked": len(frame), "expectations": len(result.results),
-                            "failed": {k: str(v) for k, v in failed.items()}}
+class RawSuites(ConfigurableResource):
+    """Where the raw tables' suites run. `worker` (the default): a process of their own, started as the run starts
+    (Dagster's in-process executor sets a run's resources up before its first step), so Great Expectations' ~3 s
+    import happens beside the ingestion steps rather than after them (`raw_suites.py`). False: in the run's own
+    process, as under a run launcher that gives a run a single CPU. Either way the results are the same."""
+
+    worker: bool = True
+    _worker: Optional[SuitesWorker] = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.worker:
+            self._worker = SuitesWorker()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            if self._worker.peak_mib and context.log:
+                context.log.info(f"the raw-table suites' worker peaked at {self._worker.peak_mib:,.0f} MiB")
+            WORKER_PEAKS_MIB.append(self._worker.peak_mib)
+            self._worker = None
+
+    def results(self, spec: RawTable, frame, names: Iterable[str]) -> list[tuple[str, bool, dict[str, Any]]]:
+        """(suite name, passed, metadata) for each of `names`, from the worker, or here when there is none."""
+        names = list(names)
+        if self._worker is not None:
+            try:
+                return self._worker.results(spec, frame, names)
+            except SuiteWorkerGone as gone:
+                logger.warning("%s; the raw-table suites run in the run's own process from here on", gone)
+                self._worker = None
+        return suite_results(spec, frame, names)
 
 
-BLOCKING, WARNINGS = "ge_blocking", "ge_warnings"
+WORKER_PEAKS_MIB: list[Optional[float]] = []  # each run's worker's peak, for the bench (bench/run.py)
 
 
 def _checks_for(spec: RawTable):
@@ -319,22 +176,19 @@ def _checks_for(spec: RawTable):
     ]
 
     @multi_asset_check(specs=specs, name=f"raw__{spec.provider}__{spec.table}_ge", can_subset=True)
-    def suites(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[AssetCheckResult]:
+    def suites(context: AssetCheckExecutionContext, warehouse: Warehouse,
+               raw_suites: RawSuites) -> Iterator[AssetCheckResult]:
         from ingestion.settings import lookback_days
 
         first, last = run_window(context, lookback_days())
         with warehouse.pipeline(spec.provider, spec.dataset).sql_client() as client:
             first = checked_from(warehouse, spec, first, first + dt.timedelta(days=lookback_days()), client=client)
             frame = read_window(warehouse, spec, first, last, client=client)
-        batch = window_batch(spec, frame)
-        for name, expectations, severity in (
-                (BLOCKING, blocking_expectations(spec), AssetCheckSeverity.ERROR),
-                (WARNINGS, warning_expectations(spec), AssetCheckSeverity.WARN)):
-            if AssetCheckKey(spec.key, name) in context.selected_asset_check_keys:
-                passed, metadata = validate(spec, frame, expectations, f"{spec.table}_{name.removeprefix('ge_')}",
-                                            batch)
-                yield AssetCheckResult(asset_key=spec.key, check_name=name, passed=passed, severity=severity,
-                                       metadata={**metadata, "days_checked": f"{first}..{last}"})
+        severities = {BLOCKING: AssetCheckSeverity.ERROR, WARNINGS: AssetCheckSeverity.WARN}
+        selected = [name for name in severities if AssetCheckKey(spec.key, name) in context.selected_asset_check_keys]
+        for name, passed, metadata in raw_suites.results(spec, frame, selected):
+            yield AssetCheckResult(asset_key=spec.key, check_name=name, passed=passed, severity=severities[name],
+                                   metadata={**metadata, "days_checked": f"{first}..{last}"})
 
     return suites
 

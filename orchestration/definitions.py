@@ -15,7 +15,7 @@ from orchestration.assets.alerts import alert_definitions
 from orchestration.assets.brief import daily_brief
 from orchestration.assets.exports import finance_export, focus_export
 from orchestration.assets.transform import ai_finops_dbt_assets
-from orchestration.checks import raw_table_checks
+from orchestration.checks import RawSuites, raw_table_checks
 from orchestration.partitions import daily_partitions
 from orchestration.resources import Warehouse, dbt_resource
 
@@ -39,7 +39,8 @@ defs = Definitions(
     asset_checks=[*raw_table_checks, *alert_checks],
     jobs=[ai_spend_daily],
     schedules=[build_schedule_from_partitioned_job(ai_spend_daily, hour_of_day=6, minute_of_hour=0)],
-    resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": Warehouse.from_env()},
+    resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": Warehouse.from_env(),
+               "raw_suites": RawSuites()},
     # one process: DuckDB allows a single writer, and dlt and dbt take turns on the same file
     executor=in_process_executor,
 )

@@ -47,6 +47,8 @@ def test_the_bench_runs_through_on_a_tiny_organisation(tmp_path):
     # end (a new interpreter imports Dagster, dbt and dlt first), its exit after the job left out of the total
     day = results["dagster_daily"]
     assert day["startup_s"] > 0.5 and day["exit_s"] >= 0 and day["process_peak_mib"] > 0
+    # the raw tables' suites ran in the run's worker process, whose peak is reported beside the run's own
+    assert day["suites_worker_peak_mib"] > 0 and "Great Expectations worker beside it" in text
     assert abs(results["dagster_daily_s"] - ((results["dagster_cursor_apart_s"] or 0) + day["process_s"])) <= 0.2
     assert day["demo_seconds"] >= day["world_s"] >= 0
     # the daily dbt build ran twice, each with dbt's elapsed time read from its own run_results.json (dbt's start and

@@ -137,7 +137,8 @@ def test_a_blocking_failure_stops_the_runs_dbt_models(monkeypatch, tmp_path, wor
     from ingestion.demo.server import AnthropicDemoAdapter
     from orchestration.assets.ingest import anthropic_assets
     from orchestration.assets.transform import ai_finops_dbt_assets
-    from orchestration.checks import raw_table_checks
+    import orchestration.checks as checks_module
+    from orchestration.checks import RawSuites, raw_table_checks
     from orchestration.resources import Warehouse, dbt_resource
     from tests.conftest import ScriptedTransport
 
@@ -156,13 +157,19 @@ def test_a_blocking_failure_stops_the_runs_dbt_models(monkeypatch, tmp_path, wor
     monkeypatch.setattr(anthropic, "accept", lambda *args: True)  # the quarantine, switched off
     warehouse = Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p"))
     checks = [c for c in raw_table_checks if "anthropic" in c.check_keys.__iter__().__next__().asset_key.to_user_string()]
+    # the suites run in the resource's worker process, not in the run's: this process's function is never called
+    in_run_process = []
+    monkeypatch.setattr(checks_module, "suite_results", lambda *args: in_run_process.append(args))
+    peaks_before = len(checks_module.WORKER_PEAKS_MIB)
     result = materialize([anthropic_assets, ai_finops_dbt_assets, *checks], partition_key="2026-11-12",
-                         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": warehouse},
+                         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource(), "warehouse": warehouse,
+                                    "raw_suites": RawSuites()},
                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
     evaluations = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                    for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert evaluations.get("ge_blocking") is False
     assert evaluations.get("ge_warnings") is True  # read once with the blocking suite, still reported
+    assert in_run_process == [] and len(checks_module.WORKER_PEAKS_MIB) == peaks_before + 1  # the worker was closed
     steps = {(e.step_key, e.event_type_value) for e in result.all_events if e.step_key}
     assert ("ingest_anthropic", "STEP_SUCCESS") in steps
     assert ("ai_finops_dbt_assets", "STEP_START") not in steps  # dbt never started
