@@ -344,6 +344,45 @@ def test_column_checks_and_primary_key_count_each_spoiled_row(env, first_run, tm
     assert found["true"] == found["false"] == stored["column_checks"]
 
 
+def test_a_raw_tables_key_is_checked_in_the_runs_window_and_everywhere_without_one(env, first_run, tmp_path):
+    """The raw tables' keys (their sources' primary_key test, windowed on the day column dlt merges by; dlt makes the
+    key column NOT NULL itself): a daily build's window finds a key repeated on its day and not one repeated on a day
+    outside it; a build without a window finds both."""
+    copy = tmp_path / "spoiled.duckdb"
+    shutil.copy(env["WAREHOUSE_PATH"], copy)
+    con = duckdb.connect(str(copy))
+    try:
+        first, last = con.execute(
+            "select min(bucket_date), max(bucket_date) from raw_anthropic.usage_messages").fetchone()
+        assert first < last
+        repeated = {}
+        for day in (first, last):
+            repeated[day] = con.execute("select min(row_key) from raw_anthropic.usage_messages where bucket_date = ?",
+                                        [day]).fetchone()[0]
+            con.execute("insert into raw_anthropic.usage_messages select * from raw_anthropic.usage_messages "
+                        "where row_key = ?", [repeated[day]])
+    finally:
+        con.close()
+    found = {}
+    for window in ({"FINOPS_MIN_DATE": str(last), "FINOPS_MAX_DATE": str(last)}, {}):
+        target = tmp_path / f"target{len(window)}"
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "dbt"), "test", "--select", "source:anthropic.usage_messages",
+             "--profiles-dir", ".", "--target-path", str(target), "--store-failures", "--target", "duckdb"],
+            cwd=ROOT / "dbt_project", capture_output=True, text=True, timeout=600,
+            env={**{k: v for k, v in env.items() if k not in ("FINOPS_MIN_DATE", "FINOPS_MAX_DATE")},
+                 **window, "WAREHOUSE_PATH": str(copy), "DBT_TARGET": "duckdb"})
+        assert result.returncode == 1, result.stdout[-4000:]
+        [tested] = json.loads((target / "run_results.json").read_text())["results"]
+        assert tested["unique_id"].startswith("test.ai_finops.source_primary_key_anthropic_usage_messages_row_key")
+        con = duckdb.connect(str(copy), read_only=True)
+        try:
+            found[bool(window)] = con.execute(f"select * from {tested['relation_name']} order by all").fetchall()
+        finally:
+            con.close()
+    assert found == {True: [(repeated[last], 2)], False: sorted([(repeated[first], 2), (repeated[last], 2)])}
+
+
 def test_running_again_and_a_single_overlapping_partition_change_nothing(env, first_run):
     before = marts(env)
     assert before["fct_ai_usage_daily"], "the ledger is empty"
