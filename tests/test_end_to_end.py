@@ -395,6 +395,12 @@ def test_running_again_and_a_single_overlapping_partition_change_nothing(env, fi
     last = END - dt.timedelta(days=1)
     assert (f"dbt build for {last}..{last} ({last - dt.timedelta(days=LOOKBACK)}..{last - dt.timedelta(days=1)} "
             "unchanged since the last build)") in log
+    # the build's run folder holds its log and compiled SQL, not dbt's JSON artifacts (DBT_WRITE_JSON unset)
+    [run_id] = set(re.findall(r" - ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) - ", log))
+    target = ROOT / "dbt_project" / env.get("DBT_TARGET_PATH", "target")
+    [folder] = target.glob(f"ai_finops_dbt_assets-{run_id[:7]}-*")
+    assert (folder / "dbt.log").exists() and (folder / "compiled").is_dir()
+    assert not (folder / "run_results.json").exists() and not (folder / "manifest.json").exists()
 
 
 def test_focus_export_files_hold_the_ledger_and_pass_the_focus_validator(env, first_run):
