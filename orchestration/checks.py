@@ -126,8 +126,6 @@ def read_window(warehouse: Warehouse, spec: RawTable, first: dt.date, last: dt.d
     return frame
 
 
-
-
 class RawSuites(ConfigurableResource):
     """Where the raw tables' suites run. `worker` (the default): a process of their own, started as the run starts
     (Dagster's in-process executor sets a run's resources up before its first step), so Great Expectations' ~3 s
@@ -139,7 +137,10 @@ class RawSuites(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.worker:
-            self._worker = SuitesWorker()
+            try:
+                self._worker = SuitesWorker()
+            except OSError as error:  # no process to be had: the suites run here, as without a worker
+                logger.warning("the raw-table suites' worker did not start (%s); they run in the run's process", error)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._worker is not None:

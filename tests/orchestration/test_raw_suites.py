@@ -74,3 +74,18 @@ def test_without_a_worker_the_suites_run_in_the_run_process(monkeypatch):
     assert suites._worker is None
     assert suites.results(USAGE, usage_frame(), [BLOCKING])[0][:2] == (BLOCKING, True)
     assert calls == [[BLOCKING]]
+
+
+def test_a_worker_that_cannot_start_leaves_the_suites_to_the_run_process(monkeypatch, caplog):
+    import orchestration.raw_suites as raw_suites
+
+    def no_process(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(raw_suites.subprocess, "Popen", no_process)
+    suites = RawSuites()
+    with caplog.at_level(logging.WARNING, logger="orchestration.checks"):
+        suites.setup_for_execution(build_init_resource_context())
+    assert suites._worker is None and "did not start" in caplog.text
+    assert [(name, passed) for name, passed, _ in suites.results(USAGE, usage_frame(output_tokens=-5), [BLOCKING])] \
+        == [(BLOCKING, False)]
