@@ -140,7 +140,8 @@ def dbt_artifacts_env() -> dict[str, str]:
     are not written into a scheduled build's run folder unless `DBT_WRITE_JSON` (dbt's own setting) asks for them.
     Nothing reads them there: dagster-dbt reads the build's events as dbt streams them, each node's result is in
     Dagster's event log and in the folder's dbt.log, and the project's manifest is the one parsed beside the
-    definitions. Writing them took ~1.8 s of a daily build at L (the manifest holds every node and macro)."""
+    definitions. Writing them took ~0.6 s of a daily build at L by dbt's own log (the manifest as the build starts,
+    ~0.4 s; it and run_results.json as it ends, ~0.2-0.3 s)."""
     return {} if os.environ.get("DBT_WRITE_JSON", "").strip() else {"DBT_WRITE_JSON": "false"}
 
 
