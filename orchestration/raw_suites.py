@@ -13,7 +13,6 @@ the suites run in the run's own process, as they did before.
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-logger = logging.getLogger(__name__)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
