@@ -158,6 +158,7 @@ class RawSuites(ConfigurableResource):
                 return self._worker.results(spec, frame, names)
             except SuiteWorkerGone as gone:
                 logger.warning("%s; the raw-table suites run in the run's own process from here on", gone)
+                self._worker.close()  # reaps the ended process
                 self._worker = None
         return suite_results(spec, frame, names)
 
