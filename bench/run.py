@@ -599,8 +599,9 @@ def dagster_day_main(day: dt.date, work: Path, cursor_apart: bool, report: Path,
 
 def own_peak_mib() -> float:
     """This process's own peak memory (VmHWM), whatever it forked."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    from orchestration.raw_suites import own_peak_mib as peak
+
+    return peak() or 0.0
 
 
 def dagster_daily(day: dt.date, work: Path, cursor_apart: bool) -> dict[str, float]:

@@ -27,9 +27,8 @@ from dagster import (
 )
 from pydantic import PrivateAttr
 
-from orchestration.raw_suites import (  # noqa: F401 - the suites' names, also imported from here
-    BLOCKING, BUCKET, RAW_TABLES, WARNINGS, RawTable, SuitesWorker, SuiteWorkerGone, blocking_expectations,
-    checked_columns, suite_results, validate, warning_expectations, window_batch,
+from orchestration.raw_suites import (
+    BLOCKING, RAW_TABLES, WARNINGS, RawTable, SuitesWorker, SuiteWorkerGone, checked_columns, suite_results,
 )
 from orchestration.resources import Warehouse
 

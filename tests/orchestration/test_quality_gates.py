@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.checks import RAW_TABLES, blocking_expectations, validate, warning_expectations
+from orchestration.raw_suites import RAW_TABLES, blocking_expectations, validate, warning_expectations
 
 USAGE = next(t for t in RAW_TABLES if t.table == "usage_messages")
 COSTS = next(t for t in RAW_TABLES if t.table == "cost_report")
