@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
 import re
 
 import pytest
@@ -18,6 +23,13 @@ VALID = {
         {"provider": "openai", "kind": "project", "id": "proj_1", "project": "checkout", "environment": "prod"},
     ],
 }
+
+
+@pytest.fixture(autouse=True)
+def parsed_copies(tmp_path, monkeypatch):
+    """Each test keeps the YAML's parsed copies in a folder of its own: they are kept by content, across processes."""
+    monkeypatch.setenv("FINOPS_PIPELINES_DIR", str(tmp_path / "pipelines"))
+    return tmp_path / "pipelines" / "org_directory_parsed"
 
 
 def test_a_valid_directory_parses_and_normalises_emails():
@@ -265,3 +277,122 @@ def test_the_demo_budgets_cover_every_team_and_two_projects():
     team_budgets = {b.team for b in org.budgets if b.project is None}
     assert team_budgets == {t.id for t in org.teams}
     assert len([b for b in org.budgets if b.project]) == 2
+
+
+# a directory with a YAML date in it (unquoted: YAML gives a date, not text) and a fixed cost that reads it
+DATED = yaml.safe_dump(VALID) + """fixed_costs:
+- {id: gw, kind: shared, provider: gateway, usd_per_month: '620.10', valid_from: 2026-01-01, valid_to: 2026-07-01}
+"""
+
+
+def _yaml_calls(monkeypatch) -> list:
+    import ingestion.org_directory as org_directory
+
+    calls, load = [], yaml.load
+    monkeypatch.setattr(org_directory.yaml, "load", lambda *a, **k: calls.append(1) or load(*a, **k))
+    return calls
+
+
+def _a_new_process(monkeypatch) -> None:
+    """What a new process has: nothing parsed in its memory, only the folder of parsed copies."""
+    import ingestion.org_directory as org_directory
+
+    monkeypatch.setattr(org_directory, "_PARSED", {})
+
+
+def test_a_new_process_reads_the_parsed_copy_and_not_the_yaml(tmp_path, monkeypatch, parsed_copies):
+    path = tmp_path / "org.yml"
+    path.write_text(DATED)
+    calls = _yaml_calls(monkeypatch)
+    _a_new_process(monkeypatch)
+    first = load_org_directory(path)
+    assert len(calls) == 1
+    copy = parsed_copies / f"{hashlib.sha256(DATED.encode()).hexdigest()}.json"
+    assert [p.name for p in parsed_copies.iterdir()] == [copy.name]
+    assert os.stat(copy).st_mode & 0o777 == 0o600  # it names people: its owner's only
+    # the dates are kept as dates, tagged, and the rest as YAML gave it
+    stored = json.loads(copy.read_text())
+    assert stored["fixed_costs"][0]["valid_from"] == {"__date__": "2026-01-01"}
+    assert stored["people"][0]["email"] == "Ana.Silva@Example.com"
+
+    _a_new_process(monkeypatch)
+    again = load_org_directory(path)
+    assert len(calls) == 1, "the YAML was parsed again"
+    assert again is not first and again == first
+    gw = again.fixed_costs[0]
+    assert (gw.valid_from, gw.valid_to, gw.usd_per_month) == ("2026-01-01", "2026-07-01", "620.10")
+
+    # an edit is another digest: its YAML is parsed, and its copy kept beside the first
+    path.write_text(DATED.replace("Platform", "Core"))
+    _a_new_process(monkeypatch)
+    assert [t.name for t in load_org_directory(path).teams] == ["Core", "Payments"]
+    assert len(calls) == 2 and len(list(parsed_copies.iterdir())) == 2
+
+
+def test_a_copy_that_cannot_be_read_is_passed_over_and_written_again(tmp_path, monkeypatch, parsed_copies, caplog):
+    path = tmp_path / "org.yml"
+    path.write_text(DATED)
+    load_org_directory(path)
+    copy = next(parsed_copies.iterdir())
+    copy.write_text('{"teams": [')  # cut short
+    calls = _yaml_calls(monkeypatch)
+    _a_new_process(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="ingestion.org_directory"):
+        org = load_org_directory(path)
+    assert len(calls) == 1 and [p.email for p in org.people] == ["ana.silva@example.com"]
+    assert "cannot be read" in caplog.text
+    assert json.loads(copy.read_text())["fixed_costs"][0]["valid_to"] == {"__date__": "2026-07-01"}
+
+
+def test_a_folder_that_cannot_be_written_leaves_the_yaml_parsed_each_time(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("FINOPS_PIPELINES_DIR", str(blocker))  # its org_directory_parsed/ cannot be made
+    path = tmp_path / "org.yml"
+    path.write_text(DATED)
+    calls = _yaml_calls(monkeypatch)
+    for _ in range(2):
+        _a_new_process(monkeypatch)
+        with caplog.at_level(logging.WARNING, logger="ingestion.org_directory"):
+            assert [t.id for t in load_org_directory(path).teams] == ["platform", "payments"]
+    assert len(calls) == 2 and caplog.text.count("no parsed copy kept") == 2
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+@pytest.mark.parametrize("doc", [
+    {"teams": [], 1: "a key that is not text"},  # JSON would make it "1"
+    {"teams": [{"id": "x", "note": {"__date__": "2026-01-01"}}]},  # text that reads back as a date
+    {"teams": [{"id": "x", "note": {"__date__": "soon"}}]},  # and text that looks tagged but is no date
+    {"teams": [{"id": "x", "note": {"__datetime__": 5}}]},
+    {"teams": [], "tags": {"a", "b"}},  # YAML's !!set
+    {"teams": [], "ratio": float("nan")},
+])
+def test_what_json_cannot_give_back_exactly_is_not_kept(tmp_path, monkeypatch, parsed_copies, doc):
+    import ingestion.org_directory as org_directory
+
+    path = tmp_path / "org.yml"
+    path.write_text(repr(doc))  # any text: what YAML made of it is the stand-in's answer
+    monkeypatch.setattr(org_directory.yaml, "load", lambda *a, **k: doc)
+    try:
+        load_org_directory(path)
+    except OrgDirectoryError:
+        pass  # not a valid directory: only the copy matters here
+    assert not parsed_copies.exists() or not list(parsed_copies.iterdir())
+
+
+def test_the_four_copies_read_or_written_last_are_kept(tmp_path, monkeypatch, parsed_copies):
+    texts = [DATED.replace("Platform", f"Platform {i}") for i in range(5)]
+    digests = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    path = tmp_path / "org.yml"
+    for i, text in enumerate(texts[:4]):
+        path.write_text(text)
+        load_org_directory(path)
+        os.utime(parsed_copies / f"{digests[i]}.json", (1_000_000 + i, 1_000_000 + i))
+    # reading copy 0 again (a new process, the same file as before) makes copy 1 the least recently used
+    path.write_text(texts[0])
+    _a_new_process(monkeypatch)
+    load_org_directory(path)
+    (parsed_copies / "notes.json").write_text("{}")  # not a copy: left alone
+    path.write_text(texts[4])
+    load_org_directory(path)
+    assert sorted(p.stem for p in parsed_copies.iterdir()) == sorted(digests[:1] + digests[2:] + ["notes"])
