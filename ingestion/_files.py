@@ -38,7 +38,6 @@ from ingestion import settings
 from ingestion._common import BROKEN_GZIP, QUARANTINE_SCHEMA, TIMESTAMP, SourceWindow, as_date
 
 UTC = dt.timezone.utc
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=UTC)
 MTIME_SLACK = dt.timedelta(days=1)  # clocks of the writer and of the store may disagree a little
 
@@ -73,8 +72,7 @@ def demo_files_dir() -> Path:
     configured = os.environ.get("FINOPS_DEMO_FILES_DIR")
     if configured:
         return Path(configured).resolve()
-    pipelines = os.environ.get("FINOPS_PIPELINES_DIR", str(PROJECT_ROOT / "data" / "dlt_pipelines"))
-    return Path(pipelines).resolve() / "demo_files"
+    return settings.pipelines_dir().resolve() / "demo_files"
 
 
 def resolve_location(section: str, explicit: Optional[str]) -> tuple[Optional[str], bool]:

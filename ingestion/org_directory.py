@@ -23,6 +23,7 @@ import dlt
 import pyarrow as pa
 import yaml
 
+from ingestion import settings
 from ingestion._common import gc_paused
 
 log = logging.getLogger(__name__)
@@ -195,8 +196,7 @@ _PARSED_COPIES_KEPT = 4
 def parsed_copies_dir() -> Path:
     """`org_directory_parsed/` in dlt's pipelines folder (`FINOPS_PIPELINES_DIR`, default `data/dlt_pipelines`), beside
     the pipelines' own folders (`ai_finops_<name>`)."""
-    pipelines = os.environ.get("FINOPS_PIPELINES_DIR", str(PROJECT_ROOT / "data" / "dlt_pipelines"))
-    return Path(pipelines).resolve() / "org_directory_parsed"
+    return settings.pipelines_dir().resolve() / "org_directory_parsed"
 
 
 def _tagged(value: Any) -> Any:

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 import dlt
@@ -42,6 +43,13 @@ def provider_key(provider: str) -> Optional[str]:
     secrets = resolve_configuration(_ProviderSecrets(), sections=("sources", provider))
     value = getattr(secrets, SECRET_NAMES[provider])
     return str(value) if value else None
+
+
+def pipelines_dir() -> Path:
+    """dlt's working state (`FINOPS_PIPELINES_DIR`, default `data/dlt_pipelines` in the project): each pipeline's
+    folder, and beside them the demo's files and the org directory's parsed copies."""
+    configured = os.environ.get("FINOPS_PIPELINES_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "data" / "dlt_pipelines"
 
 
 def finops_mode() -> str:

@@ -16,6 +16,8 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
+from ingestion import settings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
@@ -54,7 +56,7 @@ class Warehouse(ConfigurableResource):
         return cls(
             kind=warehouse_kind(),
             duckdb_path=str(warehouse_path()),
-            pipelines_dir=os.environ.get("FINOPS_PIPELINES_DIR", str(PROJECT_ROOT / "data" / "dlt_pipelines")),
+            pipelines_dir=str(settings.pipelines_dir()),
         )
 
     def destination(self):
